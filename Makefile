@@ -1,0 +1,38 @@
+# One-command setup: `make test` and `make demo` install what they need on a fresh machine.
+# Uses the active virtualenv if there is one, otherwise creates .venv.
+SHELL := /bin/bash
+ifdef VIRTUAL_ENV
+VENV := $(VIRTUAL_ENV)
+else
+VENV := .venv
+endif
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.clothpose-installed
+PYX := $(shell find lib -name '*.pyx')
+PYTEST_ARGS ?=
+
+.PHONY: install test demo demo-fashionai bench clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml setup.py $(PYX)
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-build-isolation --no-deps -e .
+	@touch $@
+
+test: install
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+demo: install
+	$(PY) tools/demo.py
+
+demo-fashionai: install
+	$(PY) tools/demo.py --fashionai
+
+bench: install
+	for b in bench/*.py; do $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf build lib/*.egg-info $(STAMP)
+	find lib -name '*.so' -delete

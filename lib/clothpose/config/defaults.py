@@ -1,0 +1,157 @@
+"""The configuration schema: every key, its default, and what it is for.
+
+Upstream HRNet's keys are all here with their meaning unchanged, so experiment files written for
+HRNet or for the DeepFashion2 winning solution (lzhbrian/deepfashion2-kps-agg-finetune) load as
+they are. New keys have cleaner names; the two lower-case keys of the winning solution
+(``train_category_id``, ``finetune_from``) are kept and translated by the loader.
+Use ``get_cfg()`` for a fresh copy; never mutate ``_C``.
+"""
+from __future__ import annotations
+
+from yacs.config import CfgNode as CN
+
+_C = CN()
+
+_C.CFG_NAME = ""                # experiment name; "" = the YAML file stem
+_C.OUTPUT_DIR = "output"        # runs go to OUTPUT_DIR/<dataset>/<model>/<cfg name>/
+_C.LOG_DIR = "log"              # tensorboard logs go to LOG_DIR/<dataset>/<model>/<cfg name>_<time>
+_C.DATA_DIR = ""                # prefix joined to DATASET.ROOT, MODEL.PRETRAINED, TEST.MODEL_FILE
+_C.GPUS = (0,)                  # accepted for HRNet/seed files; devices come from DEVICE / torchrun
+_C.DEVICE = "auto"              # auto | cpu | cuda
+_C.WORKERS = 4                  # DataLoader workers per process
+_C.PRINT_FREQ = 20              # log every N iterations
+_C.AUTO_RESUME = False          # resume from OUTPUT_DIR/.../checkpoint.pth when it exists
+_C.PIN_MEMORY = True
+_C.RANK = 0                     # HRNet key, unused: the rank comes from torch.distributed
+_C.SEED = -1                    # >= 0: seed every RNG (deterministic CPU runs)
+
+# Keys of the DeepFashion2 winning solution (top level, lower case, as in its files).
+_C.train_category_id = 0        # >0: finetune on this category only (-> DATASET.CATEGORIES)
+_C.finetune_from = ""           # checkpoint to start from (-> TRAIN.INIT_FROM)
+
+_C.CUDNN = CN()
+_C.CUDNN.BENCHMARK = True
+_C.CUDNN.DETERMINISTIC = False
+_C.CUDNN.ENABLED = True
+
+_C.MODEL = CN()
+_C.MODEL.NAME = "pose_hrnet"    # pose_hrnet | pose_resnet | cpn
+_C.MODEL.INIT_WEIGHTS = True
+_C.MODEL.PRETRAINED = ""        # ImageNet / COCO weights, loaded per EXTRA.PRETRAINED_LAYERS
+_C.MODEL.NUM_JOINTS = 0         # output channels; 0 = take it from the keypoint scheme
+_C.MODEL.TAG_PER_JOINT = True
+_C.MODEL.TARGET_TYPE = "gaussian"
+_C.MODEL.IMAGE_SIZE = [256, 256]   # width, height
+_C.MODEL.HEATMAP_SIZE = [64, 64]   # width, height; IMAGE_SIZE / HEATMAP_SIZE must be an integer
+_C.MODEL.SIGMA = 2.0               # Gaussian target sigma in heatmap pixels
+
+_C.MODEL.EXTRA = CN()
+_C.MODEL.EXTRA.PRETRAINED_LAYERS = ["*"]  # top-level module names to load; '*' = all
+_C.MODEL.EXTRA.FINAL_CONV_KERNEL = 1
+_C.MODEL.EXTRA.STEM_INPLANES = 64
+# HRNet stages (defaults: W32). STAGE1 is HRNet's fixed 4-bottleneck layer1.
+for _name, _branches, _modules in (("STAGE2", 2, 1), ("STAGE3", 3, 4), ("STAGE4", 4, 3)):
+    _s = CN()
+    _s.NUM_MODULES = _modules
+    _s.NUM_BRANCHES = _branches
+    _s.BLOCK = "BASIC"
+    _s.NUM_BLOCKS = [4] * _branches
+    _s.NUM_CHANNELS = [32 * 2 ** i for i in range(_branches)]
+    _s.FUSE_METHOD = "SUM"
+    setattr(_C.MODEL.EXTRA, _name, _s)
+# SimpleBaseline pose_resnet / CPN backbones.
+_C.MODEL.EXTRA.NUM_LAYERS = 50
+_C.MODEL.EXTRA.DECONV_WITH_BIAS = False
+_C.MODEL.EXTRA.NUM_DECONV_LAYERS = 3
+_C.MODEL.EXTRA.NUM_DECONV_FILTERS = [256, 256, 256]
+_C.MODEL.EXTRA.NUM_DECONV_KERNELS = [4, 4, 4]
+# CPN (FashionAI): FPN width and refine-net bottleneck counts per level (P2..P5).
+_C.MODEL.EXTRA.FPN_CHANNELS = 256
+_C.MODEL.EXTRA.REFINE_BLOCKS = [1, 1, 2, 3]
+_C.MODEL.EXTRA.BACKBONE = "resnet"          # resnet | senet154
+
+_C.LOSS = CN()
+_C.LOSS.NAME = "mse"                # mse (HRNet JointsMSELoss) | cpn_l1 (FashionAI reference)
+_C.LOSS.USE_OHKM = False            # online hard keypoint mining
+_C.LOSS.TOPK = 8                    # keypoints kept by OHKM
+_C.LOSS.OHKM_RATIO = 0.0            # >0: keep floor(K * ratio) instead of TOPK (CPN reference)
+_C.LOSS.USE_TARGET_WEIGHT = True
+_C.LOSS.USE_DIFFERENT_JOINTS_WEIGHT = False
+
+_C.DATASET = CN()
+_C.DATASET.ROOT = ""
+_C.DATASET.DATASET = "deepfashion2"  # deepfashion2 | deepfashion2agg81kps | deepfashion2agg81kpspercategory | fashionai
+_C.DATASET.SCHEME = ""              # keypoint scheme; '' = implied by DATASET (see loader)
+_C.DATASET.CATEGORIES = []          # category ids to load; [] = all
+_C.DATASET.TRAIN_SET = "train"
+_C.DATASET.TEST_SET = "validation"
+_C.DATASET.DATA_FORMAT = "jpg"
+_C.DATASET.HYBRID_JOINTS_TYPE = ""
+_C.DATASET.SELECT_DATA = False
+_C.DATASET.SKIP_BAD_SAMPLES = False  # skip (and count) unreadable images / degenerate boxes
+_C.DATASET.INPUT = "box"            # box (HRNet crops) | image (whole image, FashionAI reference)
+# training augmentation
+_C.DATASET.FLIP = True
+_C.DATASET.SCALE_FACTOR = 0.25
+_C.DATASET.ROT_FACTOR = 30
+_C.DATASET.ROT_PROB = 0.6           # HRNet rotates 60% of the samples
+_C.DATASET.PROB_HALF_BODY = 0.0
+_C.DATASET.NUM_JOINTS_HALF_BODY = 8
+_C.DATASET.COLOR_RGB = False
+_C.DATASET.COLOR_JITTER = 0.0       # brightness/contrast/saturation jitter amplitude
+_C.DATASET.USE_UDP = False          # unbiased (UDP) target encoding
+
+_C.TRAIN = CN()
+_C.TRAIN.LR_FACTOR = 0.1
+_C.TRAIN.LR_STEP = [90, 110]
+_C.TRAIN.LR = 0.001
+_C.TRAIN.OPTIMIZER = "adam"         # adam | sgd
+_C.TRAIN.MOMENTUM = 0.9
+_C.TRAIN.WD = 0.0001
+_C.TRAIN.NESTEROV = False
+_C.TRAIN.GAMMA1 = 0.99
+_C.TRAIN.GAMMA2 = 0.0
+_C.TRAIN.BEGIN_EPOCH = 0
+_C.TRAIN.END_EPOCH = 140
+_C.TRAIN.RESUME = False
+_C.TRAIN.CHECKPOINT = ""
+_C.TRAIN.INIT_FROM = ""             # start weights (e.g. the aggregation model for finetuning)
+_C.TRAIN.BATCH_SIZE_PER_GPU = 32
+_C.TRAIN.SHUFFLE = True
+_C.TRAIN.AMP = False                # CUDA automatic mixed precision
+_C.TRAIN.CHANNELS_LAST = False      # CUDA channels_last memory format
+_C.TRAIN.MAX_ITERS_PER_EPOCH = 0    # >0: cap iterations per epoch (smoke runs)
+_C.TRAIN.VAL_FREQ = 1               # validate every N epochs (0 = never)
+
+_C.TEST = CN()
+_C.TEST.BATCH_SIZE_PER_GPU = 32
+_C.TEST.FLIP_TEST = False
+_C.TEST.POST_PROCESS = False        # quarter-pixel shift toward the higher neighbour
+_C.TEST.POST_PROCESS_DARK = False   # DARK (distribution-aware) refinement instead
+_C.TEST.SHIFT_HEATMAP = False       # shift flipped heatmaps by one pixel (HRNet)
+_C.TEST.BLUR_KERNEL = 0             # >0: Gaussian blur of heatmaps before decoding (FashionAI)
+_C.TEST.SECOND_MAX_OFFSET = False   # 1/4 offset toward the second maximum (FashionAI reference)
+_C.TEST.USE_GT_BBOX = False
+_C.TEST.IMAGE_THRE = 0.1            # drop detection boxes below this score
+_C.TEST.NMS_THRE = 0.6
+_C.TEST.SOFT_NMS = False
+_C.TEST.OKS_THRE = 0.5              # OKS-NMS threshold; >= 1 disables NMS
+_C.TEST.USE_NMS = False             # the winning solution wrote every box (no NMS)
+_C.TEST.IN_VIS_THRE = 0.0
+_C.TEST.RESCORE_ALL_CHANNELS = False  # winner's rescoring over all channels, not the category's
+_C.TEST.COCO_BBOX_FILE = ""
+_C.TEST.BBOX_THRE = 1.0
+_C.TEST.MODEL_FILE = ""
+_C.TEST.MAX_IMAGES = 0              # >0: evaluate on the first N images only
+
+_C.DEBUG = CN()
+_C.DEBUG.DEBUG = False
+_C.DEBUG.SAVE_BATCH_IMAGES_GT = False
+_C.DEBUG.SAVE_BATCH_IMAGES_PRED = False
+_C.DEBUG.SAVE_HEATMAPS_GT = False
+_C.DEBUG.SAVE_HEATMAPS_PRED = False
+
+
+def get_cfg() -> CN:
+    """A fresh, mutable copy of the defaults."""
+    return _C.clone()

@@ -1,0 +1,204 @@
+"""Load, normalise and validate experiment files.
+
+``load_config`` = defaults -> YAML (with ``_BASE_`` inheritance) -> ``KEY VALUE`` overrides ->
+translate legacy keys -> validate -> freeze. File existence is checked separately by
+``check_paths`` so that tools report every missing input before doing any work, while the config
+itself stays loadable on a machine without the data (tests, inspection).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import yaml
+from yacs.config import CfgNode as CN
+
+from ..keypoints import get_scheme
+from .defaults import get_cfg
+
+
+class ConfigError(ValueError):
+    """An experiment file or override is invalid."""
+
+
+# Dataset names of HRNet-style files -> keypoint scheme. The per-category name of the winning
+# solution is the agg81 scheme with a category filter (train_category_id).
+DATASET_SCHEMES: dict[str, str] = {
+    "deepfashion2": "deepfashion2",
+    "deepfashion2agg81kps": "deepfashion2-agg81",
+    "deepfashion2agg81kpspercategory": "deepfashion2-agg81",
+    "fashionai": "fashionai",
+}
+
+
+def _read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> dict:
+    path = path.resolve()
+    if path in chain:
+        raise ConfigError(f"{path}: _BASE_ cycle through {[str(p) for p in chain]}")
+    try:
+        with open(path) as f:
+            data = yaml.safe_load(f) or {}
+    except OSError as e:
+        raise ConfigError(f"cannot read config file {path}: {e}") from e
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: invalid YAML: {e}") from e
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    base = data.pop("_BASE_", None)
+    if base is None:
+        return data
+    merged: dict = {}
+    for b in [base] if isinstance(base, str) else base:
+        merged = _deep_merge(merged, _read_yaml(path.parent / b, chain + (path,)))
+    return _deep_merge(merged, data)
+
+
+def _deep_merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _opts_to_dict(opts: Sequence[str]) -> dict:
+    """``["A.B", "1", ...]`` -> ``{"A": {"B": 1}}`` with yacs' literal decoding."""
+    if len(opts) % 2:
+        raise ConfigError(f"overrides must be KEY VALUE pairs, got an odd list: {list(opts)}")
+    out: dict = {}
+    for key, value in zip(opts[0::2], opts[1::2]):
+        node = out
+        *parents, leaf = str(key).split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = CN._decode_cfg_value(value)
+    return out
+
+
+def _coerce_numbers(data: dict, defaults: CN, prefix: str = "") -> dict:
+    """Let ``SIGMA: 3`` fill a float key and ``3.0`` an int key, as a user would expect."""
+    out = {}
+    for k, v in data.items():
+        d = defaults.get(k) if isinstance(defaults, CN) else None
+        if isinstance(v, dict):
+            v = _coerce_numbers(v, d, f"{prefix}{k}.") if isinstance(d, CN) else v
+        elif isinstance(d, float) and isinstance(v, int) and not isinstance(v, bool):
+            v = float(v)
+        elif isinstance(d, int) and not isinstance(d, bool) and isinstance(v, float) \
+                and v.is_integer():
+            v = int(v)
+        out[k] = v
+    return out
+
+
+def load_config(path: str | os.PathLike | None, opts: Sequence[str] = (), *,
+                freeze: bool = True) -> CN:
+    """Build the config of an experiment.
+
+    Args:
+        path: YAML experiment file (may use ``_BASE_: other.yaml``); None = defaults only.
+        opts: flat ``KEY VALUE`` overrides, e.g. ``["TRAIN.LR", "1e-4"]``.
+        freeze: freeze the result.
+    """
+    cfg = get_cfg()
+    try:
+        if path is not None:
+            cfg.merge_from_other_cfg(CN(_coerce_numbers(_read_yaml(Path(path)), cfg)))
+        cfg.merge_from_other_cfg(CN(_coerce_numbers(_opts_to_dict(opts), cfg)))
+    except (KeyError, AssertionError, ValueError) as e:
+        if isinstance(e, ConfigError):
+            raise
+        raise ConfigError(f"{path or '<defaults>'}: {e}") from e
+    if not cfg.CFG_NAME:
+        cfg.CFG_NAME = Path(path).stem if path is not None else "default"
+    _normalise(cfg)
+    validate(cfg, source=str(path or "<defaults>"))
+    if freeze:
+        cfg.freeze()
+    return cfg
+
+
+def _normalise(cfg: CN) -> None:
+    """Translate legacy keys into the clean ones and resolve DATA_DIR-relative paths."""
+    if not cfg.DATASET.SCHEME:
+        if cfg.DATASET.DATASET not in DATASET_SCHEMES:
+            raise ConfigError(f"DATASET.DATASET {cfg.DATASET.DATASET!r} is unknown; known: "
+                              f"{sorted(DATASET_SCHEMES)} (or set DATASET.SCHEME)")
+        cfg.DATASET.SCHEME = DATASET_SCHEMES[cfg.DATASET.DATASET]
+    if cfg.train_category_id and not cfg.DATASET.CATEGORIES:
+        cfg.DATASET.CATEGORIES = [int(cfg.train_category_id)]
+    if cfg.finetune_from and not cfg.TRAIN.INIT_FROM:
+        cfg.TRAIN.INIT_FROM = cfg.finetune_from
+    if cfg.DATA_DIR:
+        cfg.DATASET.ROOT = os.path.join(cfg.DATA_DIR, cfg.DATASET.ROOT)
+        for node, key in ((cfg.MODEL, "PRETRAINED"), (cfg.TEST, "MODEL_FILE")):
+            if node[key]:
+                node[key] = os.path.join(cfg.DATA_DIR, node[key])
+        cfg.DATA_DIR = ""  # applied once; re-loading a dumped config must not prefix again
+    if cfg.MODEL.NUM_JOINTS == 0:
+        cfg.MODEL.NUM_JOINTS = get_scheme(cfg.DATASET.SCHEME).num_keypoints
+
+
+def validate(cfg: CN, source: str = "<config>") -> None:
+    """Check values that yacs' type checks cannot see."""
+    def fail(key: str, msg: str) -> None:
+        raise ConfigError(f"{source}: {key}: {msg}")
+
+    try:
+        scheme = get_scheme(cfg.DATASET.SCHEME)
+    except (KeyError, ValueError) as e:
+        fail("DATASET.SCHEME", str(e))
+    if cfg.MODEL.NUM_JOINTS != scheme.num_keypoints:
+        fail("MODEL.NUM_JOINTS", f"{cfg.MODEL.NUM_JOINTS} does not match scheme "
+             f"{scheme.name!r} with {scheme.num_keypoints} keypoints")
+    for cid in cfg.DATASET.CATEGORIES:
+        if cid not in scheme.category_ids:
+            fail("DATASET.CATEGORIES", f"category {cid} is not in scheme {scheme.name!r} "
+                 f"(ids {list(scheme.category_ids)})")
+    image, heat = list(cfg.MODEL.IMAGE_SIZE), list(cfg.MODEL.HEATMAP_SIZE)
+    if len(image) != 2 or len(heat) != 2 or min(image + heat) <= 0:
+        fail("MODEL.IMAGE_SIZE/HEATMAP_SIZE", "expected two positive integers [width, height]")
+    ratios = {image[0] / heat[0], image[1] / heat[1]}
+    if len(ratios) != 1 or not float(next(iter(ratios))).is_integer():
+        fail("MODEL.IMAGE_SIZE/HEATMAP_SIZE", f"{image} / {heat} must be one integer stride "
+             "for width and height")
+    for key, value, allowed in (
+            ("TRAIN.OPTIMIZER", cfg.TRAIN.OPTIMIZER, ("adam", "sgd")),
+            ("DEVICE", cfg.DEVICE, ("auto", "cpu", "cuda")),
+            ("DATASET.INPUT", cfg.DATASET.INPUT, ("box", "image")),
+            ("LOSS.NAME", cfg.LOSS.NAME, ("mse", "cpn_l1"))):
+        if value not in allowed:
+            fail(key, f"{value!r} is not one of {allowed}")
+    if cfg.TRAIN.END_EPOCH < cfg.TRAIN.BEGIN_EPOCH:
+        fail("TRAIN.END_EPOCH", "is before TRAIN.BEGIN_EPOCH")
+    if sorted(cfg.TRAIN.LR_STEP) != list(cfg.TRAIN.LR_STEP):
+        fail("TRAIN.LR_STEP", "must be increasing")
+
+
+def check_paths(cfg: CN, needs: Iterable[str]) -> None:
+    """Report every missing input named by the config at once, before any work.
+
+    ``needs`` picks what to check: ``root``, ``pretrained``, ``model_file``, ``bbox_file``,
+    ``init_from``. Empty optional values are skipped.
+    """
+    wanted = set(needs)
+    checks = [
+        ("root", "DATASET.ROOT", cfg.DATASET.ROOT, True),
+        ("pretrained", "MODEL.PRETRAINED", cfg.MODEL.PRETRAINED, False),
+        ("model_file", "TEST.MODEL_FILE", cfg.TEST.MODEL_FILE, True),
+        ("bbox_file", "TEST.COCO_BBOX_FILE",
+         cfg.TEST.COCO_BBOX_FILE if not cfg.TEST.USE_GT_BBOX else "", False),
+        ("init_from", "TRAIN.INIT_FROM", cfg.TRAIN.INIT_FROM, False),
+    ]
+    missing = []
+    for tag, key, value, required in checks:
+        if tag not in wanted:
+            continue
+        if not value:
+            if required:
+                missing.append(f"{key} is empty")
+            continue
+        if not os.path.exists(value):
+            missing.append(f"{key} = {value!r} does not exist")
+    if missing:
+        raise ConfigError("missing inputs:\n  " + "\n  ".join(missing))

@@ -1,0 +1,1 @@
+"""Small shared helpers: logging setup, atomic file writes, the tools' argument parser."""
