@@ -1,0 +1,110 @@
+"""Training state on disk: atomic checkpoints, exact resume (incl. RNG state), model weights.
+
+``checkpoint.pth`` holds everything needed to continue a run exactly; ``model_best.pth`` and
+``final_state.pth`` hold plain ``state_dict`` s (HRNet's convention). Every file is written
+atomically and read with ``weights_only=True``, so only tensors and plain containers are stored:
+numpy's RNG state is saved as a tensor, not pickled.
+"""
+from __future__ import annotations
+
+import logging
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..utils.io import atomic_torch_save, load_checkpoint
+
+logger = logging.getLogger(__name__)
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The bare model inside DDP / DataParallel wrappers."""
+    return model.module if hasattr(model, "module") else model
+
+
+def rng_state() -> dict[str, Any]:
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy_keys": torch.from_numpy(keys.astype(np.int64)),
+        "numpy_meta": [int(pos), int(has_gauss), float(cached)],
+        "python": list(random.getstate()[1]),
+        "python_version": int(random.getstate()[0]),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    pos, has_gauss, cached = state["numpy_meta"]
+    np.random.set_state(("MT19937", state["numpy_keys"].numpy().astype(np.uint32), int(pos),
+                         int(has_gauss), float(cached)))
+    random.setstate((state["python_version"], tuple(state["python"]), None))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_training_state(path: str | Path, *, epoch: int, model: nn.Module,
+                        optimizer: torch.optim.Optimizer, scheduler: Any, perf: float,
+                        best_perf: float, scaler: Any = None, extra: dict | None = None) -> None:
+    """Write ``checkpoint.pth``; ``epoch`` is the next epoch to run."""
+    state = {
+        "epoch": epoch,
+        "state_dict": unwrap(model).state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "perf": perf,
+        "best_perf": best_perf,
+        "rng": rng_state(),
+    }
+    if scaler is not None:
+        state["scaler"] = scaler.state_dict()
+    state.update(extra or {})
+    atomic_torch_save(state, path)
+
+
+def load_training_state(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer,
+                        scheduler: Any, scaler: Any = None) -> dict[str, Any]:
+    """Restore everything ``save_training_state`` wrote; returns the checkpoint dict."""
+    ckpt = load_checkpoint(path)
+    missing = [k for k in ("epoch", "state_dict", "optimizer", "scheduler") if k not in ckpt]
+    if missing:
+        raise ValueError(f"{path}: not a training checkpoint, missing {missing}")
+    unwrap(model).load_state_dict(ckpt["state_dict"])
+    optimizer.load_state_dict(ckpt["optimizer"])
+    scheduler.load_state_dict(ckpt["scheduler"])
+    if scaler is not None and "scaler" in ckpt:
+        scaler.load_state_dict(ckpt["scaler"])
+    if "rng" in ckpt:
+        set_rng_state(ckpt["rng"])
+    return ckpt
+
+
+def extract_state_dict(ckpt: Any, path: str | Path = "<checkpoint>") -> dict[str, torch.Tensor]:
+    """The model weights inside any of our (or HRNet's) checkpoint files, ``module.`` stripped."""
+    if isinstance(ckpt, dict) and "state_dict" in ckpt and isinstance(ckpt["state_dict"], dict):
+        ckpt = ckpt["state_dict"]
+    if not isinstance(ckpt, dict) or not all(isinstance(v, torch.Tensor) for v in ckpt.values()):
+        raise ValueError(f"{path}: expected a state_dict or a dict with 'state_dict'")
+    return {k[7:] if k.startswith("module.") else k: v for k, v in ckpt.items()}
+
+
+def load_model_weights(model: nn.Module, path: str | Path, strict: bool = True) -> None:
+    """Load weights for testing / inference; unlike the seed (strict=False on a training
+    checkpoint silently loading nothing), a file that does not fit is an error."""
+    state = extract_state_dict(load_checkpoint(path), path)
+    result = unwrap(model).load_state_dict(state, strict=strict)
+    if not strict and (result.missing_keys or result.unexpected_keys):
+        logger.warning("%s: %d missing, %d unexpected keys", path, len(result.missing_keys),
+                       len(result.unexpected_keys))
+    logger.info("loaded model weights from %s (%d tensors)", path, len(state))
+
+
+def save_weights(model: nn.Module, path: str | Path) -> None:
+    atomic_torch_save(unwrap(model).state_dict(), path)

@@ -1,0 +1,173 @@
+"""Training and inference loops (plain PyTorch; CPU, one GPU, or DDP under torchrun)."""
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from ..utils.transforms import PIXEL_STD, flip_back
+from .evaluate import heatmap_accuracy
+
+logger = logging.getLogger(__name__)
+
+
+def final_output(out: Any) -> torch.Tensor:
+    """Models return a tensor, or a list of tensors (multi-stage); the last one is the prediction."""
+    return out[-1] if isinstance(out, (list, tuple)) else out
+
+
+def _autocast(device: torch.device, enabled: bool):
+    if enabled and device.type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.float16)
+    return contextlib.nullcontext()
+
+
+def _to_device(x: torch.Tensor, device: torch.device, channels_last: bool = False) -> torch.Tensor:
+    x = x.to(device, non_blocking=True)
+    return x.contiguous(memory_format=torch.channels_last) if channels_last and x.dim() == 4 else x
+
+
+@dataclass
+class EpochStats:
+    loss: float
+    accuracy: float
+    samples: int
+    seconds: float
+    iterations: int
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def samples_per_second(self) -> float:
+        return self.samples / max(self.seconds, 1e-9)
+
+
+def train_one_epoch(model: nn.Module, loader: Iterable, criterion: nn.Module,
+                    optimizer: torch.optim.Optimizer, device: torch.device, epoch: int, *,
+                    scaler: torch.amp.GradScaler | None = None, amp: bool = False,
+                    channels_last: bool = False, max_iters: int = 0, print_freq: int = 20,
+                    writer: Any = None, global_step: int = 0, show_progress: bool = True,
+                    ) -> EpochStats:
+    """One pass over ``loader``; returns mean loss / heatmap accuracy (this process's share)."""
+    model.train()
+    total_loss, total_acc, n_acc, samples, it = 0.0, 0.0, 0, 0, 0
+    start = time.perf_counter()
+    n_iters = len(loader) if max_iters <= 0 else min(max_iters, len(loader))
+    bar = tqdm(total=n_iters, desc=f"epoch {epoch}", disable=not show_progress, leave=False,
+               dynamic_ncols=True)
+    for it, (inputs, target, target_weight, _meta) in enumerate(loader, start=1):
+        inputs = _to_device(inputs, device, channels_last)
+        target = target.to(device, non_blocking=True)
+        target_weight = target_weight.to(device, non_blocking=True)
+        with _autocast(device, amp):
+            outputs = model(inputs)
+        outputs = [o.float() for o in outputs] if isinstance(outputs, (list, tuple)) else outputs.float()
+        loss = criterion(outputs, target, target_weight)
+        optimizer.zero_grad(set_to_none=True)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            optimizer.step()
+        bs = inputs.shape[0]
+        acc, cnt = heatmap_accuracy(final_output(outputs).detach().cpu().numpy(), target.cpu().numpy())
+        total_loss += loss.item() * bs
+        samples += bs
+        total_acc, n_acc = total_acc + acc * cnt, n_acc + cnt
+        bar.update(1)
+        bar.set_postfix(loss=f"{total_loss / samples:.6f}", acc=f"{total_acc / max(n_acc, 1):.3f}")
+        if writer is not None:
+            writer.add_scalar("train/loss", loss.item(), global_step + it)
+            writer.add_scalar("train/accuracy", acc, global_step + it)
+        if print_freq and it % print_freq == 0:
+            logger.info("epoch %d [%d/%d] loss %.6f acc %.3f", epoch, it, n_iters,
+                        total_loss / samples, total_acc / max(n_acc, 1))
+        if it >= n_iters:
+            break
+    bar.close()
+    return EpochStats(total_loss / max(samples, 1), total_acc / max(n_acc, 1), samples,
+                      time.perf_counter() - start, it)
+
+
+@dataclass
+class RawPredictions:
+    """Decoded network outputs for a list of boxes, in the model's keypoint scheme."""
+
+    indices: np.ndarray        # (N,) dataset index of each box
+    image_ids: np.ndarray      # (N,)
+    category_ids: np.ndarray   # (N,)
+    keypoints: np.ndarray      # (N, K, 3): x, y in image pixels, heatmap maximum
+    box_scores: np.ndarray     # (N,)
+    centers: np.ndarray        # (N, 2)
+    scales: np.ndarray         # (N, 2)
+
+    @property
+    def areas(self) -> np.ndarray:
+        """Box area in pixels (HRNet uses scale * 200 squared for OKS-NMS)."""
+        return np.prod(self.scales * PIXEL_STD, axis=1)
+
+    @staticmethod
+    def concatenate(parts: list["RawPredictions | None"]) -> "RawPredictions":
+        """Merge shards (e.g. from several ranks) and order them by dataset index."""
+        parts = [p for p in parts if p is not None]
+        if not parts:
+            raise RuntimeError("inference produced no boxes: the dataset is empty")
+        merged = RawPredictions(*(np.concatenate([getattr(p, f) for p in parts])
+                                  for f in RawPredictions.__dataclass_fields__))
+        order = np.argsort(merged.indices, kind="stable")
+        return RawPredictions(*(getattr(merged, f)[order] for f in RawPredictions.__dataclass_fields__))
+
+
+@torch.inference_mode()
+def predict_heatmaps(model: nn.Module, inputs: torch.Tensor, *, flip_index: np.ndarray | None,
+                     shift_heatmap: bool, amp: bool = False,
+                     channels_last: bool = False) -> np.ndarray:
+    """Heatmaps (N, K, h, w) for a batch, averaged with the flipped input when ``flip_index``."""
+    device = next(model.parameters()).device
+    x = _to_device(inputs, device, channels_last)
+    with _autocast(device, amp):
+        out = final_output(model(x)).float()
+        if flip_index is not None:
+            out_f = final_output(model(torch.flip(x, dims=[3]))).float()
+    heat = out.cpu().numpy()
+    if flip_index is None:
+        return heat
+    back = flip_back(out_f.cpu().numpy(), flip_index)
+    if shift_heatmap:  # HRNet: the flipped map is one pixel off after mirroring; shift right
+        back[..., 1:] = back[..., :-1].copy()
+    return (heat + back) * 0.5
+
+
+def run_inference(model: nn.Module, loader: Iterable, decode: Any, *,
+                  flip_index: np.ndarray | None = None, shift_heatmap: bool = False,
+                  amp: bool = False, channels_last: bool = False,
+                  show_progress: bool = True) -> RawPredictions | None:
+    """Predict every box of ``loader``; ``decode(heatmaps, centers, scales) -> (xy, maxvals)``.
+
+    Returns None when the loader yields nothing (an empty shard of a distributed run)."""
+    model.eval()
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in RawPredictions.__dataclass_fields__}
+    for inputs, _t, _w, meta in tqdm(loader, desc="inference", disable=not show_progress,
+                                     leave=False, dynamic_ncols=True):
+        heat = predict_heatmaps(model, inputs, flip_index=flip_index,
+                                shift_heatmap=shift_heatmap, amp=amp, channels_last=channels_last)
+        center, scale = meta["center"].numpy(), meta["scale"].numpy()
+        xy, maxvals = decode(heat, center, scale)
+        parts["keypoints"].append(np.concatenate([xy, maxvals.reshape(*xy.shape[:2], 1)], axis=2))
+        parts["indices"].append(meta["index"].numpy())
+        parts["image_ids"].append(meta["image_id"].numpy())
+        parts["category_ids"].append(meta["category_id"].numpy())
+        parts["box_scores"].append(meta["score"].numpy().astype(np.float64))
+        parts["centers"].append(center)
+        parts["scales"].append(scale)
+    if not parts["indices"]:
+        return None
+    return RawPredictions(**{k: np.concatenate(v) for k, v in parts.items()})

@@ -1,0 +1,83 @@
+"""Test a trained model: flip test, GT boxes or a detection file, DeepFashion2 submission + AP.
+
+    python tools/test.py --cfg X.yaml TEST.MODEL_FILE m.pth TEST.USE_GT_BBOX False \
+        TEST.COCO_BBOX_FILE det.json TEST.IMAGE_THRE 0.01 DATASET.TEST_SET validation TEST.FLIP_TEST True
+    torchrun --nproc_per_node 2 tools/test.py ...   # same results file as one process
+
+Writes OUTPUT_DIR/<dataset>/<model>/<experiment>/results/keypoints_<set>_results_0.json, the stats
+JSON and a PNG grid of example predictions per category; prints the AP table when the set has
+ground truth.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from clothpose.config import check_paths, load_config
+from clothpose.core.checkpoint import load_model_weights
+from clothpose.core.optim import configure_cudnn
+from clothpose.core.report import save_example_grid
+from clothpose.core.testing import evaluate_submission, postprocess, predict_dataset, save_stats
+from clothpose.data import build_dataset
+from clothpose.models import build_model
+from clothpose.utils.cli import default_argument_parser, opts_from_args
+from clothpose.utils.dist import cleanup, init_distributed
+from clothpose.utils.paths import setup_run
+
+logger = logging.getLogger("clothpose.test")
+
+
+def parse_args(argv=None):
+    p = default_argument_parser("Test a clothes-landmark model")
+    p.add_argument("--results-name", default="",
+                   help="results file name (default keypoints_<set>_results_0.json)")
+    p.add_argument("--examples", type=int, default=4,
+                   help="example pictures per category in the PNG grid (0 = none)")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    cfg = load_config(args.cfg, opts_from_args(args))
+    info = init_distributed(cfg.DEVICE)
+    dirs = setup_run(cfg, "test", info.rank)
+    check_paths(cfg, ["root", "model_file"] + ([] if cfg.TEST.USE_GT_BBOX else ["bbox_file"]))
+    configure_cudnn(cfg)
+
+    model = build_model(cfg, is_train=False)
+    load_model_weights(model, cfg.TEST.MODEL_FILE)
+    model = model.to(info.device).eval()
+    dataset = build_dataset(cfg, cfg.DATASET.TEST_SET, is_train=False)
+    logger.info("testing %d boxes of %s (%s boxes, flip test %s)", len(dataset),
+                cfg.DATASET.TEST_SET, "GT" if cfg.TEST.USE_GT_BBOX else "detected",
+                cfg.TEST.FLIP_TEST)
+    raw = predict_dataset(cfg, model, dataset, info)
+    if info.is_main:
+        results_dir = dirs.output / "results"
+        name = args.results_name or f"keypoints_{cfg.DATASET.TEST_SET}_results_0.json"
+        sub = postprocess(cfg, raw, dataset.scheme)
+        gt = dataset.evaluation_gt()
+        if gt is None:
+            from clothpose.evaluation import write_results
+            write_results(results_dir / name, sub.image_ids, sub.category_ids, sub.keypoints,
+                          sub.scores)
+            logger.info("no ground truth for %s: wrote %s only", cfg.DATASET.TEST_SET,
+                        results_dir / name)
+        else:
+            from clothpose.evaluation import format_stats_table
+            stats = evaluate_submission(sub, gt, results_dir / name,
+                                        list(cfg.DATASET.CATEGORIES) or None)
+            save_stats(stats, results_dir / (Path(name).stem + "_stats.json"))
+            print(format_stats_table(stats))
+            print(f"AP={stats['AP']:.4f}")
+        if args.examples > 0:
+            png = save_example_grid(dataset, sub, results_dir / (Path(name).stem + "_examples.png"),
+                                    per_category=args.examples)
+            logger.info("example predictions: %s", png)
+    cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
