@@ -176,3 +176,14 @@ def test_data_dir_prefix_and_missing_inputs_reported_together(tmp_path):
         assert key in msg
     (tmp_path / "df2").mkdir()
     check_paths(cfg, ["root"])  # present now: no error
+
+
+EXPERIMENTS = sorted((__import__("pathlib").Path(__file__).parents[2] / "experiments").rglob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=[p.name for p in EXPERIMENTS])
+def test_committed_experiment_files_load(path):
+    cfg = load_config(path)
+    assert cfg.MODEL.NUM_JOINTS == {"deepfashion2": 294, "deepfashion2-agg81": 81,
+                                    "fashionai": 24}[cfg.DATASET.SCHEME.split("-cat")[0]] or \
+        cfg.DATASET.SCHEME.startswith("fashionai-")
