@@ -17,7 +17,7 @@ from pathlib import Path
 from clothpose.config import check_paths, load_config
 from clothpose.core.checkpoint import load_model_weights
 from clothpose.core.optim import configure_cudnn
-from clothpose.core.report import save_example_grid
+from clothpose.workflow.report import save_example_grid
 from clothpose.core.testing import evaluate_submission, postprocess, predict_dataset, save_stats
 from clothpose.data import build_dataset
 from clothpose.models import build_model

@@ -1,0 +1,1 @@
+"""The winning recipe as a workflow: per-category runs, merging, ensembling, reports."""
