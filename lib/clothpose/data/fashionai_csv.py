@@ -301,13 +301,21 @@ def read_image_size(path: str | os.PathLike) -> tuple[int, int]:
     return int(image.shape[1]), int(image.shape[0])
 
 
-def _keypoint_boxes(kps: np.ndarray, labelled: np.ndarray, margin: float) -> np.ndarray:
-    """(N, 4) x, y, w, h around the labelled keypoints, grown by ``margin`` x the longer side."""
-    xy = kps[..., :2]
+def _boxes(raw: np.ndarray, labelled: np.ndarray, sizes: np.ndarray, input_mode: str,
+           margin: float) -> np.ndarray:
+    """(N, 4) x, y, w, h: the whole image, or the labelled keypoints grown by ``margin`` x the
+    longer side on every side and clipped to the image where its size is known (not NaN)."""
+    if input_mode == "image":
+        return np.concatenate([np.zeros_like(sizes), sizes], axis=1)
+    xy = raw[..., :2]
     lo = np.where(labelled[..., None], xy, np.inf).min(axis=1)
     hi = np.where(labelled[..., None], xy, -np.inf).max(axis=1)
     pad = margin * np.max(hi - lo, axis=1, keepdims=True)
-    return np.concatenate([lo - pad, hi - lo + 2 * pad], axis=1)
+    lo, hi = lo - pad, hi + pad
+    known = np.isfinite(sizes)
+    lo = np.where(known, np.maximum(lo, 0), lo)
+    hi = np.where(known, np.minimum(hi, sizes), hi)
+    return np.concatenate([lo, hi - lo], axis=1)
 
 
 def rows_to_records(table: FashionAITable, scheme: KeypointScheme, input_mode: str = "box",
@@ -324,13 +332,9 @@ def rows_to_records(table: FashionAITable, scheme: KeypointScheme, input_mode: s
     labelled keypoints grown by ``margin`` for ``'box'`` (clipped to the image when its size is
     known). Rows without a usable box raise, or are skipped and counted with ``skip_bad``.
     """
-    if input_mode not in ("box", "image"):
-        raise ValueError(f"input_mode must be 'box' or 'image', got {input_mode!r}")
-    if scheme.family != "fashionai":
-        raise ValueError(f"scheme {scheme.name!r} is not a FashionAI scheme")
-    n = len(table)
-    full = get_scheme("fashionai")
-    raw = table.keypoints if table.keypoints is not None else np.full((n, NUM_KEYPOINTS, 3), -1.0)
+    if input_mode not in ("box", "image") or scheme.family != "fashionai":
+        raise ValueError(f"need input_mode 'box' or 'image' and a FashionAI scheme, got "
+                         f"{input_mode!r} and {scheme.name!r}")
     if table.keypoints is None and input_mode == "box":
         raise FashionAICSVError(f"{table.path}: a test list has no keypoints to derive boxes from; "
                                 "use input_mode='image'")
@@ -339,24 +343,20 @@ def rows_to_records(table: FashionAITable, scheme: KeypointScheme, input_mode: s
         keep &= np.isin(table.category_ids, list(categories))
     rows = np.nonzero(keep)[0]
     cats = table.category_ids[rows]
-    labelled = raw[rows, :, 2] >= 0
-    hr = np.where(labelled[..., None], raw[rows], 0.0)
-    hr[..., 2] = labelled
-    kps = full.convert(hr, cats, scheme).astype(np.float32)
-    vis = (full.convert(raw[rows, :, 2:] + 2.0, cats, scheme)[..., 0] - 2.0).clip(-1).astype(np.int8)
+    raw = np.full((len(rows), NUM_KEYPOINTS, 3), -1.0) if table.keypoints is None \
+        else table.keypoints[rows]
+    labelled = raw[..., 2] >= 0
+    hrnet = np.where(labelled[..., None], raw, 0.0)
+    hrnet[..., 2] = labelled
+    full = get_scheme("fashionai")
+    kps = full.convert(hrnet, cats, scheme).astype(np.float32)
+    # convert() zero-fills foreign channels: shift v by 2 so they come back as -1 (absent).
+    vis = (full.convert(raw[..., 2:] + 2.0, cats, scheme)[..., 0] - 2.0).clip(-1).astype(np.int8)
     sizes = np.full((len(rows), 2), np.nan)
     if input_mode == "image" or image_sizes is not None:
-        for j, r in enumerate(rows):
-            sizes[j] = _image_size(table.image_ids[r], image_root, image_sizes)
-    if input_mode == "image":
-        boxes = np.concatenate([np.zeros_like(sizes), sizes], axis=1)
-    else:
-        boxes = _keypoint_boxes(raw[rows], labelled, margin)
-        known = np.isfinite(sizes[:, 0])
-        x0y0 = np.where(known[:, None], np.maximum(boxes[:, :2], 0), boxes[:, :2])
-        x1y1 = np.where(known[:, None], np.minimum(boxes[:, :2] + boxes[:, 2:], sizes),
-                        boxes[:, :2] + boxes[:, 2:])
-        boxes = np.concatenate([x0y0, x1y1 - x0y0], axis=1)
+        sizes[:] = np.reshape([_image_size(table.image_ids[r], image_root, image_sizes)
+                               for r in rows], (-1, 2))
+    boxes = _boxes(raw, labelled, sizes, input_mode, margin)
     good = np.isfinite(boxes).all(axis=1) & (boxes[:, 2:] > 0).all(axis=1)
     if not good.all():
         bad = [table.image_ids[r] for r in rows[~good]]
