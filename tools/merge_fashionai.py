@@ -34,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     except FashionAICSVError as e:
         print(f"merge_fashionai: {e}", file=sys.stderr)
         return 1
-    counts = {name: merged.category_names.count(name) for name in sorted(set(merged.category_names))}
+    names = merged.category_names
+    counts = {name: names.count(name) for name in sorted(set(names))}
     logger.info("merged %d images %s into %s", len(merged), counts, args.out)
     return 0
 

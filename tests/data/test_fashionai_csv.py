@@ -75,7 +75,8 @@ def test_header_is_checked(tmp_path: Path) -> None:
 ])
 def test_malformed_cell_names_line_and_column(tmp_path: Path, cell, column, what) -> None:
     bad = dict(BLOUSE, **{cell[0]: cell[1]})
-    p = write_csv(tmp_path / "bad.csv", [row("a.jpg", "blouse", BLOUSE), row("b.jpg", "blouse", bad)])
+    p = write_csv(tmp_path / "bad.csv",
+                  [row("a.jpg", "blouse", BLOUSE), row("b.jpg", "blouse", bad)])
     with pytest.raises(FashionAICSVError, match=rf"bad\.csv, line 3, column '{column}'.*{what}"):
         read_annotations(p)
 
@@ -198,8 +199,9 @@ def _results(tmp_path: Path) -> tuple[Path, Path, Path]:
     test.write_text("image_id,image_category\nb.jpg,skirt\na.jpg,blouse\nc.jpg,skirt\n")
     full = {n: "5_6_1" for n in fai.KEYPOINTS}
     blouse = write_csv(tmp_path / "blouse.csv", [row("a.jpg", "blouse", full)])
+    skirt_cells = {n: "1_2_1" for n in fai.CATEGORIES[3][2]}
     skirt = write_csv(tmp_path / "skirt.csv", [row("c.jpg", "skirt", full),
-                                               row("b.jpg", "skirt", {n: "1_2_1" for n in fai.CATEGORIES[3][2]})])
+                                               row("b.jpg", "skirt", skirt_cells)])
     return test, blouse, skirt
 
 
@@ -215,8 +217,9 @@ def test_merge_results_order_and_errors(tmp_path: Path) -> None:
         merge_results(t, [read_annotations(skirt)])
     other = write_csv(tmp_path / "x.csv", [row("z.jpg", "skirt", SKIRT)])
     with pytest.raises(FashionAICSVError, match="1 not requested"):
-        merge_results(t, [read_annotations(blouse), read_annotations(skirt), read_annotations(other)])
-    wrong = write_csv(tmp_path / "w.csv", [row("a.jpg", "dress", {n: "1_1_1" for n in fai.KEYPOINTS})])
+        merge_results(t, [read_annotations(p) for p in (blouse, skirt, other)])
+    dress = {n: "1_1_1" for n in fai.KEYPOINTS}
+    wrong = write_csv(tmp_path / "w.csv", [row("a.jpg", "dress", dress)])
     with pytest.raises(FashionAICSVError, match="'dress' in the results"):
         merge_results(t, [read_annotations(wrong), read_annotations(skirt)])
     partial = write_csv(tmp_path / "p.csv", [row("a.jpg", "blouse", BLOUSE)])
@@ -228,7 +231,8 @@ def test_merge_tool(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     test, blouse, skirt = _results(tmp_path)
     main = runpy.run_path(str(TOOL), run_name="merge_tool")["main"]
     out = tmp_path / "submission.csv"
-    assert main(["--test-csv", str(test), "--results", str(skirt), str(blouse), "--out", str(out)]) == 0
+    args = ["--test-csv", str(test), "--results", str(skirt), str(blouse), "--out", str(out)]
+    assert main(args) == 0
     sub = read_annotations(out)
     assert sub.image_ids == ["b.jpg", "a.jpg", "c.jpg"] and sub.category_ids.tolist() == [4, 1, 4]
     assert sub.keypoints[0, IDX["hemline_left"]].tolist() == [1, 2, 1]

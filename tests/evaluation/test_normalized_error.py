@@ -36,7 +36,8 @@ def two_images() -> tuple[np.ndarray, np.ndarray, list[int]]:
         (0, "armpit_left", (0, 0), 1, (3, 4)), (0, "armpit_right", (100, 0), 1, (100, 0)),
         (0, "neckline_left", (50, 50), 1, (50, 60)), (0, "shoulder_left", (70, 70), 0, (900, 0)),
         (0, "cuff_left_in", (-1, -1), -1, (500, 500)),
-        (1, "waistband_left", (10, 10), 1, (10, 14)), (1, "waistband_right", (10, 50), 0, (999, 999)),
+        (1, "waistband_left", (10, 10), 1, (10, 14)),
+        (1, "waistband_right", (10, 50), 0, (999, 999)),
         (1, "hemline_left", (0, 100), 1, (6, 108)),
     ]:
         gt[n, I[name]] = (*g, v)

@@ -207,7 +207,7 @@ def write_submission(path: str | os.PathLike, image_ids: Sequence[str],
                      category_ids: Sequence[int] | np.ndarray, keypoints: np.ndarray,
                      order: Sequence[str] | None = None,
                      scheme: KeypointScheme | None = None) -> None:
-    """Write a submission CSV atomically: ``x_y_1`` for the type's keypoints, ``-1_-1_-1`` elsewhere.
+    """Write a submission CSV atomically: ``x_y_1`` for the type's keypoints, else ``-1_-1_-1``.
 
     Args:
         keypoints: (N, K, >=2) predicted pixel coordinates, K = 24 (CSV order) or the layout of
@@ -274,7 +274,8 @@ def merge_results(test: FashionAITable, results: Sequence[FashionAITable]) -> Fa
     lacking = np.argwhere(_category_masks(cats) & (kps[..., 2] < 0))
     if len(lacking):
         n, k = lacking[0]
-        raise FashionAICSVError(f"image {test.image_ids[n]!r} ({seen[test.image_ids[n]]}): keypoint "
+        image_id = test.image_ids[n]
+        raise FashionAICSVError(f"image {image_id!r} ({seen[image_id]}): keypoint "
                                 f"{fai.KEYPOINTS[k]!r} of its type is missing (-1_-1_-1)")
     return FashionAITable("merged results", list(test.image_ids), cats, kps)
 

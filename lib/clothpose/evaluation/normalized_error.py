@@ -57,7 +57,8 @@ def _category_ids(categories: np.ndarray | list, n: int) -> np.ndarray:
     if cats.dtype.kind in "US":
         unknown = sorted(set(cats.tolist()) - set(fai.CATEGORY_IDS))
         if unknown:
-            raise ValueError(f"unknown clothing types {unknown}; expected {sorted(fai.CATEGORY_IDS)}")
+            raise ValueError(f"unknown clothing types {unknown}; "
+                             f"expected {sorted(fai.CATEGORY_IDS)}")
         cats = np.array([fai.CATEGORY_IDS[c] for c in cats.tolist()], dtype=np.int64)
     cats = cats.astype(np.int64)
     if len(cats) != n:

@@ -63,7 +63,8 @@ def _local_points(keypoints: Any, scheme: KeypointScheme, category_id: int) -> n
     if len(kps) == cat.num_keypoints:
         return kps
     raise ValueError(f"{len(kps)} keypoints fit neither scheme {scheme.name!r} "
-                     f"({scheme.num_keypoints}) nor its category {category_id} ({cat.num_keypoints})")
+                     f"({scheme.num_keypoints}) nor its category {category_id} "
+                     f"({cat.num_keypoints})")
 
 
 def _point_colors(n: int, flip_pairs: Sequence[tuple[int, int]],
