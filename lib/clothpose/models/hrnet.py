@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from yacs.config import CfgNode
 
-from .blocks import BN_MOMENTUM, conv_bn, get_block, make_res_layer, Bottleneck
+from .blocks import BN_MOMENTUM, Bottleneck, conv_bn, get_block, make_res_layer
 from .heads import make_final_layer
 
 logger = logging.getLogger(__name__)

@@ -55,7 +55,7 @@ class ResNetBackbone(nn.Module):
         c4 = self.layer3(c3)
         return [c2, c3, c4, self.layer4(c4)]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         return self.features(x)
 
 
