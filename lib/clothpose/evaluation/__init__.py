@@ -1,1 +1,20 @@
-"""clothpose.evaluation"""
+"""Official-equivalent DeepFashion2 / COCO keypoint evaluation.
+
+* ``evaluate_keypoints`` — fast in-memory evaluator (vectorised numpy), identical numbers to
+* ``evaluate_with_pycocotools`` — the pycocotools reference set up like the official API;
+* ``write_results`` / ``load_results`` — submission files;
+* ``format_stats_table`` / ``format_category_table`` — markdown tables for tools and logs.
+"""
+from .fast_eval import KeypointEvalResult, detection_areas, evaluate_keypoints
+from .groundtruth import GroundTruth, GroundTruthError
+from .params import STAT_NAMES
+from .reference import evaluate_with_pycocotools
+from .report import format_category_table, format_stats_table
+from .results import Results, ResultsError, load_results, submission_keypoints, write_results
+
+__all__ = [
+    "GroundTruth", "GroundTruthError", "KeypointEvalResult", "Results", "ResultsError",
+    "STAT_NAMES", "detection_areas", "evaluate_keypoints", "evaluate_with_pycocotools",
+    "format_category_table", "format_stats_table", "load_results", "submission_keypoints",
+    "write_results",
+]

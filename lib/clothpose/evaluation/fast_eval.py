@@ -1,0 +1,238 @@
+"""In-memory DeepFashion2 / COCO keypoint AP, vectorised, with pycocotools' exact semantics.
+
+The official DeepFashion2 landmark metric is COCO keypoint evaluation with the 294 official
+sigmas: per (image, category) greedy matching of the top-20 detections (useCats=1, maxDets
+[20]), OKS thresholds .50:.05:.95, area ranges all / medium / large on the GT ``area``, GT with
+``num_keypoints == 0`` (or crowd) ignored, 101-point interpolated precision. pycocotools does
+all of it with Python loops over images and detections; here every step runs on arrays:
+
+* detections are sorted once by (image, category, -score, input order) — the order in which
+  COCOeval visits them, including its mergesort tie-breaking;
+* OKS is computed for all (detection, GT) pairs of all groups at once (``oks.pair_oks``);
+* greedy matching runs over the detection rank (at most 20 steps) for all groups, IoU
+  thresholds and area ranges simultaneously (groups bucketed by their number of GTs);
+* accumulation reproduces ``COCOeval.accumulate`` with cumulative sums and searchsorted.
+
+The detections are evaluated exactly as ``COCO.loadRes`` sees them in a result file. With
+``as_submission=True`` (default) they are first put into the form ``results.write_results``
+writes (slots outside the instance's own category hold its first own landmark), so the
+in-memory numbers equal those of the written file: the detection area (box hull of all K
+coordinates, used for the medium/large ranges) is then the hull of the own landmarks, and the
+box-distance OKS pycocotools uses against GT without labelled landmarks sees the same points.
+Use ``as_submission=False`` for arrays loaded from an arbitrary result file.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..keypoints import KeypointScheme, get_scheme
+from .groundtruth import GroundTruth
+from .accumulate import accumulate, mean_defined, summarize
+from .oks import pair_oks
+from .params import AREA_RANGES, IOU_THRS, MAX_DETS
+from .results import submission_keypoints
+
+logger = logging.getLogger(__name__)
+
+
+
+@dataclass
+class KeypointEvalResult:
+    """Summary and raw curves. ``precision`` is (T, R, C, A), ``recall`` (T, C, A); -1 where
+    a category has no non-ignored GT in that area range (as in COCOeval)."""
+
+    stats: dict[str, float]
+    per_category: dict[str, float]
+    precision: np.ndarray
+    recall: np.ndarray
+
+
+def evaluate_keypoints(gt: GroundTruth, image_ids: np.ndarray, category_ids: np.ndarray,
+                       keypoints: np.ndarray, scores: np.ndarray,
+                       scheme: KeypointScheme | str = "deepfashion2", as_submission: bool = True,
+                       max_dets: int = MAX_DETS) -> KeypointEvalResult:
+    """COCO keypoint AP of detections against ``gt`` (see module docstring).
+
+    Args:
+        gt: ground truth indexed once with ``GroundTruth.load``.
+        image_ids, category_ids: (N,) ints, each must exist in ``gt``.
+        keypoints: (N, K, 2 or 3) image coordinates (a third column is ignored).
+        scores: (N,) instance scores.
+        scheme: gives the OKS sigmas and each category's slots.
+        as_submission: evaluate the detections as ``write_results`` would write them
+            (see module docstring); False takes all K slots as given.
+        max_dets: detections kept per (image, category), highest scores first.
+    """
+    scheme = get_scheme(scheme) if isinstance(scheme, str) else scheme
+    dts = _prepare_detections(gt, image_ids, category_ids, keypoints, scores, scheme,
+                              as_submission, max_dets)
+    dt_match = _match(gt, dts, scheme.sigmas)
+    precision, recall = _accumulate(gt, dts, dt_match)
+    stats = summarize(precision, recall)
+    per_category = {gt.category_names[int(c)]: mean_defined(precision[:, :, k, 0])
+                    for k, c in enumerate(gt.category_ids)}
+    return KeypointEvalResult(stats, per_category, precision, recall)
+
+
+def detection_areas(keypoints: np.ndarray) -> np.ndarray:
+    """Box-hull area of all predicted coordinates (N, K, >=2), as ``COCO.loadRes`` computes it."""
+    xy = np.asarray(keypoints, dtype=np.float64)[:, :, :2]
+    if len(xy) == 0 or xy.shape[1] == 0:
+        return np.zeros(len(xy))
+    span = xy.max(axis=1) - xy.min(axis=1)
+    return span[:, 0] * span[:, 1]
+
+
+@dataclass
+class _Detections:
+    xy: np.ndarray          # (Nd, K, 2) kept detections, COCOeval visiting order
+    scores: np.ndarray      # (Nd,)
+    areas: np.ndarray       # (Nd,)
+    keys: np.ndarray        # (Nd,) group key
+    ranks: np.ndarray       # (Nd,) position inside the group (0 = highest score)
+    category_rank: np.ndarray  # (Nd,)
+    category_ids: np.ndarray   # (Nd,)
+    as_submission: bool
+    scheme: KeypointScheme
+
+
+def _prepare_detections(gt: GroundTruth, image_ids, category_ids, keypoints, scores,
+                        scheme: KeypointScheme, as_submission: bool, max_dets: int) -> _Detections:
+    img = np.asarray(image_ids, dtype=np.int64).reshape(-1)
+    cat = np.asarray(category_ids, dtype=np.int64).reshape(-1)
+    kps = np.asarray(keypoints, dtype=np.float64)
+    sc = np.asarray(scores, dtype=np.float64).reshape(-1)
+    _check_inputs(gt, scheme, img, cat, kps, sc)
+    crank = gt.category_rank(cat)
+    n = len(img)
+    keys = gt.make_group_keys(img, cat)
+    order = np.lexsort((np.arange(n), -sc, keys))
+    sorted_keys = keys[order]
+    ranks = np.arange(n) - np.searchsorted(sorted_keys, sorted_keys, side="left")
+    kept = ranks < max_dets
+    keep = order[kept]
+    xy = kps[keep, :, :2]
+    if as_submission:   # the hull of the filled slots is the hull of the own landmarks
+        areas = _own_category_areas(xy, cat[keep], scheme)
+    else:
+        areas = detection_areas(xy)
+    return _Detections(xy=xy, scores=sc[keep], areas=areas, keys=sorted_keys[kept],
+                       ranks=ranks[kept], category_rank=crank[keep], category_ids=cat[keep],
+                       as_submission=as_submission, scheme=scheme)
+
+
+def _check_inputs(gt: GroundTruth, scheme: KeypointScheme, img: np.ndarray, cat: np.ndarray,
+                  kps: np.ndarray, sc: np.ndarray) -> None:
+    n = len(img)
+    if kps.ndim != 3 or kps.shape[0] != n or kps.shape[2] < 2 or len(cat) != n or len(sc) != n:
+        raise ValueError(f"expected image_ids/category_ids/scores (N,) and keypoints (N, K, 2|3) "
+                         f"with the same N; got {img.shape}, {cat.shape}, {sc.shape}, {kps.shape}")
+    k = scheme.num_keypoints
+    if kps.shape[1] != k or (len(gt.keypoints) and gt.num_keypoints != k):
+        raise ValueError(f"keypoints have {kps.shape[1]} slots, ground truth "
+                         f"{gt.num_keypoints}, scheme {scheme.name!r} {k}; they must agree")
+    for name, arr in (("keypoints", kps[:, :, :2]), ("scores", sc)):
+        if not np.isfinite(arr).all():
+            bad = np.nonzero(~np.isfinite(arr.reshape(n, -1)).all(axis=1))[0]
+            raise ValueError(f"detection {bad[0]}: {name} contain NaN or inf")
+    _check_known(gt.image_rank(img), img, "image_id", gt.source)
+    _check_known(gt.category_rank(cat), cat, "category_id", gt.source)
+
+
+def _own_category_areas(xy: np.ndarray, cats: np.ndarray, scheme: KeypointScheme) -> np.ndarray:
+    areas = np.zeros(len(xy))
+    for cid in np.unique(cats):
+        rows = np.nonzero(cats == cid)[0]
+        own = xy[rows[:, None], np.asarray(scheme.category(int(cid)).slots)[None, :]]
+        span = own.max(axis=1) - own.min(axis=1)
+        areas[rows] = span[:, 0] * span[:, 1]
+    return areas
+
+
+def _check_known(rank: np.ndarray, ids: np.ndarray, field: str, source: str) -> None:
+    bad = np.nonzero(rank < 0)[0]
+    if len(bad):
+        raise ValueError(f"detection {bad[0]}: {field} {ids[bad[0]]} is not in the ground truth "
+                         f"{source} ({len(bad)} detection(s) affected)")
+
+
+def _gt_ignore_by_area(gt: GroundTruth) -> np.ndarray:
+    """(A, M): GT ignored in each area range (ignore flag or area outside the range)."""
+    a = gt.areas[None, :]
+    return gt.ignore[None, :] | (a < AREA_RANGES[:, :1]) | (a > AREA_RANGES[:, 1:])
+
+
+def _match(gt: GroundTruth, dts: _Detections, sigmas: np.ndarray) -> np.ndarray:
+    """Greedy COCOeval matching. Returns (Nd, A, T) index of the matched GT, -1 if none."""
+    num_a, num_t = len(AREA_RANGES), len(IOU_THRS)
+    dt_match = np.full((len(dts.keys), num_a, num_t), -1, dtype=np.int64)
+    if len(dts.keys) == 0 or len(gt.group_keys) == 0:
+        return dt_match
+    gs = np.searchsorted(gt.group_keys, dts.keys, side="left")
+    num_g = np.searchsorted(gt.group_keys, dts.keys, side="right") - gs
+    pair_start = np.concatenate([[0], np.cumsum(num_g)[:-1]])
+    dt_index = np.repeat(np.arange(len(num_g)), num_g)
+    gt_index = np.repeat(gs, num_g) + np.arange(len(dt_index)) - np.repeat(pair_start, num_g)
+    counts, cols = gt.labelled
+    if dts.as_submission:
+        # GT without labelled landmarks: pycocotools measures all K predicted points against
+        # the GT box, so those detections need the filled slots a written file would have.
+        rows = np.unique(dt_index[counts[gt_index] == 0])
+        dts.xy[rows] = submission_keypoints(dts.xy[rows], dts.category_ids[rows], dts.scheme)
+    oks = pair_oks(dts.xy, gt.keypoints, gt.areas, gt.bboxes, sigmas, dt_index, gt_index,
+                   counts, cols)
+    ign = _gt_ignore_by_area(gt)
+    thr = np.minimum(IOU_THRS, 1 - 1e-10)
+    for g in np.unique(num_g[num_g > 0]):
+        js = np.nonzero(num_g == g)[0]                       # detections of this bucket
+        first = js[dts.ranks[js] == 0]                       # one per group
+        group_of = np.searchsorted(dts.keys[first], dts.keys[js])
+        table = np.full((len(first), int(dts.ranks[js].max()) + 1, g), -1.0)
+        table[group_of, dts.ranks[js]] = oks[pair_start[js][:, None] + np.arange(g)]
+        gidx = gs[first][:, None] + np.arange(g)             # (B, g) global GT index
+        dt_of = np.full(table.shape[:2], -1, dtype=np.int64)
+        dt_of[group_of, dts.ranks[js]] = js
+        _match_bucket(table, gidx, ign, gt.iscrowd, thr, dt_of, dt_match)
+    return dt_match
+
+
+def _match_bucket(table: np.ndarray, gidx: np.ndarray, ign: np.ndarray, crowd: np.ndarray,
+                  thr: np.ndarray, dt_of: np.ndarray, dt_match: np.ndarray) -> None:
+    """Groups with the same GT count g: table (B, D, g) OKS (-1 = no detection at that rank)."""
+    b, d, g = table.shape
+    gt_ign = np.transpose(ign[:, gidx], (1, 0, 2))[:, :, None, :]    # (B, A, 1, g)
+    gt_crowd = crowd[gidx][:, None, None, :]
+    matched = np.zeros((b, gt_ign.shape[1], len(thr), g), dtype=bool)
+    for r in range(d):
+        act = np.nonzero(dt_of[:, r] >= 0)[0]
+        o = table[act, r][:, None, None, :]                          # (n, 1, 1, g)
+        ok = (o >= thr[None, None, :, None]) & (~matched[act] | gt_crowd[act])
+        ig = gt_ign[act]
+        regular = ok & ~ig
+        has_regular = regular.any(axis=-1, keepdims=True)
+        cand = np.where(has_regular, regular, ok & ig)
+        # best OKS, ties resolved to the later GT (pycocotools' ``<`` test)
+        val = np.where(cand, o, -np.inf)[..., ::-1]
+        m = g - 1 - np.argmax(val, axis=-1)
+        has = cand.any(axis=-1)
+        matched[act] |= (np.arange(g) == m[..., None]) & has[..., None]
+        chosen = gidx[act][np.arange(len(act))[:, None, None], m]    # (n, A, T)
+        dt_match[dt_of[act, r]] = np.where(has, chosen, -1)
+
+
+def _accumulate(gt: GroundTruth, dts: _Detections, dt_match: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    matched = dt_match >= 0
+    ign = _gt_ignore_by_area(gt)
+    if len(gt.ann_ids):
+        safe = np.where(matched, dt_match, 0)
+        matched_ignore = matched & ign[np.arange(len(AREA_RANGES))[None, :, None], safe]
+        matched_id = matched & (gt.ann_ids[safe] != 0)   # pycocotools stores the id; 0 = none
+    else:
+        matched_ignore = matched_id = matched
+    return accumulate(dts.category_rank, dts.scores, matched_id, dts.areas,
+                      gt.category_rank(gt.ann_category_ids), ign, matched_ignore,
+                      len(gt.category_ids))

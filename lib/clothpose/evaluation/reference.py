@@ -1,0 +1,76 @@
+"""The reference: pycocotools' COCOeval set up exactly like the official DeepFashion2 evaluation.
+
+The official ``deepfashion2_api`` is stock COCOeval with the 294 sigmas hard-coded in
+``computeOks`` (and Python-2/old-numpy code that no longer runs); stock pycocotools with
+``params.kpt_oks_sigmas`` set to the same 294 values and ``maxDets = [20]`` computes the same
+numbers. This path exists to check the fast evaluator against, and for ``--reference`` runs.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import logging
+import os
+
+import numpy as np
+
+from ..keypoints import KeypointScheme, get_scheme
+from .accumulate import mean_defined
+from .params import MAX_DETS, STAT_NAMES
+
+logger = logging.getLogger(__name__)
+
+
+def evaluate_with_pycocotools(gt: str | os.PathLike | dict, results: str | os.PathLike | list,
+                              scheme: KeypointScheme | str = "deepfashion2"
+                              ) -> tuple[dict[str, float], dict[str, float]]:
+    """Run COCOeval('keypoints') on a GT file/dict and a result file/list.
+
+    Returns:
+        (stats, per_category): the 10 numbers keyed by ``STAT_NAMES`` and AP per category name
+        (mean over the defined cells of that category's precision, area "all"; -1 if undefined).
+    """
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    scheme = get_scheme(scheme) if isinstance(scheme, str) else scheme
+    quiet = io.StringIO()  # pycocotools prints progress; keep it out of our logs
+    with contextlib.redirect_stdout(quiet):
+        coco_gt = COCO(str(gt)) if not isinstance(gt, dict) else _coco_from_dict(gt)
+        if isinstance(results, list):
+            results = [dict(r) for r in results]  # loadRes adds fields in place
+        coco_dt = _load_results(coco_gt, results)
+        ev = COCOeval(coco_gt, coco_dt, "keypoints")
+        ev.params.kpt_oks_sigmas = np.asarray(scheme.sigmas, dtype=np.float64)
+        ev.params.maxDets = [MAX_DETS]
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    stats = {name: float(v) for name, v in zip(STAT_NAMES, ev.stats)}
+    precision = ev.eval["precision"]
+    per_category = {coco_gt.cats[c]["name"]: mean_defined(precision[:, :, k, 0, 0])
+                    for k, c in enumerate(ev.params.catIds)}
+    return stats, per_category
+
+
+def _coco_from_dict(data: dict):
+    from pycocotools.coco import COCO
+
+    coco = COCO()
+    coco.dataset = copy.copy(data)
+    coco.createIndex()
+    return coco
+
+
+def _load_results(coco_gt, results):
+    """``loadRes``, except that an empty result list gives an empty result set (loadRes fails)."""
+    if isinstance(results, list) and not results:
+        from pycocotools.coco import COCO
+
+        res = COCO()
+        res.dataset = {"images": list(coco_gt.dataset["images"]), "annotations": [],
+                       "categories": copy.deepcopy(coco_gt.dataset["categories"])}
+        res.createIndex()
+        return res
+    return coco_gt.loadRes(results if isinstance(results, list) else str(results))

@@ -1,0 +1,73 @@
+"""Evaluate a DeepFashion2 landmark result file with the official keypoint AP.
+
+    python tools/evaluate.py --gt validation_coco.json --results results.json [--out stats.json]
+
+``--fast`` (default) runs the in-memory evaluator; ``--reference`` runs pycocotools set up
+like the official evaluation. Both give the same numbers.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from clothpose.evaluation import (STAT_NAMES, GroundTruth, GroundTruthError, ResultsError,
+                                  evaluate_keypoints, evaluate_with_pycocotools,
+                                  format_category_table, format_stats_table, load_results)
+from clothpose.utils.io import atomic_write_json
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--gt", required=True, help="COCO-style keypoint ground truth JSON")
+    p.add_argument("--results", required=True, help="result JSON (DeepFashion2 submission format)")
+    p.add_argument("--out", default="", help="write the numbers to this JSON file")
+    p.add_argument("--scheme", default="deepfashion2", help="keypoint scheme giving the sigmas")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--fast", dest="reference", action="store_false",
+                      help="in-memory vectorised evaluator (default)")
+    mode.add_argument("--reference", dest="reference", action="store_true",
+                      help="pycocotools COCOeval (official semantics, slower)")
+    p.set_defaults(reference=False)
+    return p.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Evaluate and return ``{AP..ARl, per_category}``."""
+    if args.reference:
+        gt = GroundTruth.load(args.gt)
+        load_results(args.results, gt)  # same validation and error messages as --fast
+        stats, per_category = evaluate_with_pycocotools(args.gt, args.results, args.scheme)
+    else:
+        gt = GroundTruth.load(args.gt)
+        res = load_results(args.results, gt)
+        result = evaluate_keypoints(gt, res.image_ids, res.category_ids, res.keypoints,
+                                    res.scores, scheme=args.scheme, as_submission=False)
+        stats, per_category = result.stats, result.per_category
+    out = {name: float(stats[name]) for name in STAT_NAMES}
+    out["per_category"] = {k: float(v) for k, v in per_category.items()}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    start = time.perf_counter()
+    try:
+        out = run(args)
+    except (ResultsError, GroundTruthError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(format_stats_table(out))
+    print()
+    print(format_category_table(out["per_category"]))
+    mode = "reference (pycocotools)" if args.reference else "fast"
+    print(f"\n{mode} evaluation took {time.perf_counter() - start:.2f} s")
+    if args.out:
+        atomic_write_json(args.out, out, indent=2)
+        print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
