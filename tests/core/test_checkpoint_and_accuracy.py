@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from clothpose.core.checkpoint import (extract_state_dict, load_training_state, rng_state,
+from clothpose.core.checkpoint import (load_model_weights, load_training_state, rng_state,
                                        save_training_state, set_rng_state)
 from clothpose.core.evaluate import heatmap_accuracy
 from clothpose.utils.io import load_checkpoint
@@ -53,12 +53,15 @@ def test_pickled_code_is_refused(tmp_path):
         load_checkpoint(path)
 
 
-def test_extract_state_dict_accepts_hrnet_layouts():
-    sd = {"module.a.weight": torch.ones(1)}
-    assert list(extract_state_dict({"state_dict": sd, "epoch": 3})) == ["a.weight"]
-    assert list(extract_state_dict(sd)) == ["a.weight"]
-    with pytest.raises(ValueError, match="state_dict"):
-        extract_state_dict({"epoch": 3, "perf": 0.5})
+def test_model_weights_load_from_any_hrnet_layout_and_mismatch_is_an_error(tmp_path):
+    src = torch.nn.Linear(2, 2)
+    torch.save({"state_dict": {"module." + k: v for k, v in src.state_dict().items()}, "epoch": 3},
+               tmp_path / "ckpt.pth")
+    dst = torch.nn.Linear(2, 2)
+    load_model_weights(dst, tmp_path / "ckpt.pth")
+    torch.testing.assert_close(dst.weight, src.weight)
+    with pytest.raises(RuntimeError, match="size mismatch"):
+        load_model_weights(torch.nn.Linear(2, 3), tmp_path / "ckpt.pth")
 
 
 def test_heatmap_accuracy_hand_computed():

@@ -86,19 +86,12 @@ def load_training_state(path: str | Path, model: nn.Module, optimizer: torch.opt
     return ckpt
 
 
-def extract_state_dict(ckpt: Any, path: str | Path = "<checkpoint>") -> dict[str, torch.Tensor]:
-    """The model weights inside any of our (or HRNet's) checkpoint files, ``module.`` stripped."""
-    if isinstance(ckpt, dict) and "state_dict" in ckpt and isinstance(ckpt["state_dict"], dict):
-        ckpt = ckpt["state_dict"]
-    if not isinstance(ckpt, dict) or not all(isinstance(v, torch.Tensor) for v in ckpt.values()):
-        raise ValueError(f"{path}: expected a state_dict or a dict with 'state_dict'")
-    return {k[7:] if k.startswith("module.") else k: v for k, v in ckpt.items()}
-
-
 def load_model_weights(model: nn.Module, path: str | Path, strict: bool = True) -> None:
     """Load weights for testing / inference; unlike the seed (strict=False on a training
     checkpoint silently loading nothing), a file that does not fit is an error."""
-    state = extract_state_dict(load_checkpoint(path), path)
+    from ..models.weights import extract_state_dict
+
+    state = extract_state_dict(load_checkpoint(path), str(path))
     result = unwrap(model).load_state_dict(state, strict=strict)
     if not strict and (result.missing_keys or result.unexpected_keys):
         logger.warning("%s: %d missing, %d unexpected keys", path, len(result.missing_keys),
