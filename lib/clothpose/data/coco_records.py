@@ -1,0 +1,201 @@
+"""Pure parsers: COCO keypoint JSON / COCO detection results -> dataset records.
+
+A record is a plain dict (the same shape FashionAI's record builder produces):
+``image`` (path), ``image_id``, ``category_id``, ``keypoints`` (K, 3) float32 in the scheme's
+layout with visibility clipped to {0, 1}, ``box`` (4,) x, y, w, h, ``score``.
+Annotation keypoints may be in the family's full layout (DeepFashion2: 294 x 3 values) or
+already in the scheme's (e.g. the winning solution's 81-layout files): detected by length.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..keypoints import BUILTIN, KeypointScheme, get_scheme
+
+logger = logging.getLogger(__name__)
+
+
+class AnnotationFileError(ValueError):
+    """An annotation or detection file is malformed; the message names file, entry and field."""
+
+
+@dataclass
+class ParseResult:
+    records: list[dict]
+    image_ids: list                          # images of the file that pass the category filter
+    num_skipped: int = 0                     # degenerate boxes skipped (skip_bad)
+    num_unlabelled: int = 0                  # instances without any labelled keypoint
+    num_filtered: int = 0                    # instances of other categories
+    problems: list[str] = field(default_factory=list)
+
+
+def layout_of(length: int, scheme: KeypointScheme) -> KeypointScheme:
+    """The scheme a flat keypoint vector of ``length`` values is written in.
+
+    Candidates: the scheme itself, the built-in it is a subset of, the family's full layout and
+    the family's other built-ins of the same variant (e.g. 81-layout files for a 294 scheme).
+    """
+    base = re.sub(r"-cat\d+$", "", scheme.name)
+    variant = "-figure" if base.endswith("-figure") else ""
+    names = [base, scheme.family] + [n for n in BUILTIN if n.startswith(scheme.family)
+                                     and n.endswith(variant) and (variant or "figure" not in n)]
+    cands = [scheme] + [get_scheme(n) for n in names if n in BUILTIN]
+    for c in cands:
+        if c.family == scheme.family and 3 * c.num_keypoints == length:
+            return c
+    expected = sorted({3 * c.num_keypoints for c in cands if c.family == scheme.family})
+    raise AnnotationFileError(f"field 'keypoints' has {length} values; expected one of "
+                              f"{expected} for scheme {scheme.name!r}")
+
+
+def keypoints_to_scheme(flat: np.ndarray, category_ids: np.ndarray, scheme: KeypointScheme,
+                        source: str = "<annotations>") -> np.ndarray:
+    """(N, L) flat keypoint vectors in any layout of the scheme's family -> (N, K, 3)."""
+    n, length = flat.shape
+    try:
+        src = layout_of(length, scheme)
+    except AnnotationFileError as e:
+        raise AnnotationFileError(f"{source}: {e}") from None
+    kps = flat.reshape(n, src.num_keypoints, 3)
+    return kps if src is scheme else src.convert(kps, category_ids, scheme)
+
+
+def clean_box(box: Sequence[float], width: float, height: float) -> np.ndarray | None:
+    """HRNet's box sanitising: clip x, y, w, h to the image; None if nothing is left."""
+    x, y, w, h = (float(v) for v in box)
+    x1, y1 = max(0.0, x), max(0.0, y)
+    x2 = min(width - 1.0, x1 + max(0.0, w - 1.0))
+    y2 = min(height - 1.0, y1 + max(0.0, h - 1.0))
+    if x2 < x1 or y2 < y1:
+        return None
+    return np.array([x1, y1, x2 - x1, y2 - y1], dtype=np.float32)
+
+
+def _box_ok(box: Any) -> bool:
+    return isinstance(box, (list, tuple)) and len(box) == 4 and \
+        all(isinstance(v, (int, float)) and math.isfinite(v) for v in box)
+
+
+def _images(data: dict, source: str) -> dict:
+    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
+        raise AnnotationFileError(f"{source}: expected a COCO object with an 'images' list")
+    out = {}
+    for i, im in enumerate(data["images"]):
+        try:
+            out[im["id"]] = (str(im["file_name"]), float(im["width"]), float(im["height"]))
+        except (KeyError, TypeError, ValueError) as e:
+            raise AnnotationFileError(f"{source}: images[{i}]: needs id, file_name, width, "
+                                      f"height ({e!r})") from e
+    return out
+
+
+def _wanted(cid: Any, scheme: KeypointScheme, categories: Sequence[int]) -> bool:
+    return cid in scheme.category_ids and (not categories or cid in categories)
+
+
+def parse_coco_keypoints(data: dict, scheme: KeypointScheme, image_root: str | Path = "",
+                         categories: Sequence[int] = (), skip_bad: bool = False,
+                         source: str = "<annotations>") -> ParseResult:
+    """Ground-truth records of every instance with a labelled keypoint (HRNet's rule).
+
+    Boxes are sanitised as HRNet does; a box with w or h <= 1 raises ``AnnotationFileError``
+    unless ``skip_bad`` (then it is counted in ``num_skipped``).
+    """
+    images = _images(data, source)
+    anns = data.get("annotations", [])
+    res = ParseResult([], [])
+    keep, boxes = [], []
+    for i, a in enumerate(anns):
+        where = f"{source}: annotations[{i}] (id {a.get('id')})"
+        if not _wanted(a.get("category_id"), scheme, categories):
+            res.num_filtered += 1
+            continue
+        if a.get("image_id") not in images:
+            raise AnnotationFileError(f"{where}: field 'image_id' {a.get('image_id')!r} is not "
+                                      "in 'images'")
+        if not _box_ok(a.get("bbox")):
+            raise AnnotationFileError(f"{where}: field 'bbox': expected 4 numbers [x, y, w, h]")
+        _name, w, h = images[a["image_id"]]
+        box = clean_box(a["bbox"], w, h)
+        if box is None or box[2] <= 1 or box[3] <= 1:
+            msg = f"{where}: field 'bbox' {a['bbox']} is degenerate (w or h <= 1 in the image)"
+            if not skip_bad:
+                raise AnnotationFileError(msg + "; set DATASET.SKIP_BAD_SAMPLES True to skip")
+            res.num_skipped += 1
+            res.problems.append(msg)
+            continue
+        keep.append(a)
+        boxes.append(box)
+    if keep:
+        lengths = {len(a.get("keypoints") or ()) for a in keep}
+        if len(lengths) != 1:
+            raise AnnotationFileError(f"{source}: field 'keypoints' has mixed lengths {lengths}")
+        cats = np.array([a["category_id"] for a in keep])
+        flat = np.asarray([a["keypoints"] for a in keep], dtype=np.float32)
+        kps = keypoints_to_scheme(flat, cats, scheme, source)
+        kps[..., 2] = np.minimum(kps[..., 2], 1)
+        labelled = kps[..., 2].max(axis=1) > 0
+        res.num_unlabelled = int((~labelled).sum())
+        root = Path(image_root)
+        for j in np.nonzero(labelled)[0]:
+            a = keep[j]
+            res.records.append({"image": str(root / images[a["image_id"]][0]),
+                                "image_id": a["image_id"], "category_id": int(cats[j]),
+                                "keypoints": kps[j], "box": boxes[j], "score": 1.0})
+    res.image_ids = _covered(images, anns, scheme, categories)
+    return res
+
+
+def _covered(images: dict, anns: list, scheme: KeypointScheme, categories: Sequence[int]) -> list:
+    """All images, or with a category filter those holding a wanted instance."""
+    if not categories:
+        return sorted(images)
+    return sorted({a["image_id"] for a in anns if a.get("image_id") in images
+                   and _wanted(a.get("category_id"), scheme, categories)})
+
+
+def parse_detections(dets: Any, data: dict, scheme: KeypointScheme, image_root: str | Path = "",
+                     categories: Sequence[int] = (), score_thre: float = 0.0,
+                     skip_bad: bool = False, source: str = "<detections>") -> ParseResult:
+    """Records from COCO bbox results; each box's category becomes the instance's."""
+    images = _images(data, "<annotations>")
+    if not isinstance(dets, list):
+        raise AnnotationFileError(f"{source}: expected a list of {{image_id, category_id, bbox, "
+                                  "score}}")
+    res = ParseResult([], _covered(images, data.get("annotations", []), scheme, categories))
+    wanted_images = set(res.image_ids) if categories else set(images)
+    root = Path(image_root)
+    k = scheme.num_keypoints
+    for i, d in enumerate(dets):
+        where = f"{source}: [{i}]"
+        if not isinstance(d, dict) or not _box_ok(d.get("bbox")) or \
+                not isinstance(d.get("score"), (int, float)):
+            raise AnnotationFileError(f"{where}: needs 'image_id', 'category_id', 'bbox' (4 "
+                                      "numbers) and a numeric 'score'")
+        if d["score"] < score_thre or not _wanted(d.get("category_id"), scheme, categories):
+            res.num_filtered += 1
+            continue
+        if d.get("image_id") not in wanted_images:
+            res.num_filtered += 1
+            continue
+        name, w, h = images[d["image_id"]]
+        box = clean_box(d["bbox"], w, h)
+        if box is None or box[2] <= 1 or box[3] <= 1:
+            msg = f"{where}: field 'bbox' {d['bbox']} is degenerate (w or h <= 1 in the image)"
+            if not skip_bad:
+                raise AnnotationFileError(msg + "; set DATASET.SKIP_BAD_SAMPLES True to skip")
+            res.num_skipped += 1
+            res.problems.append(msg)
+            continue
+        res.records.append({"image": str(root / name), "image_id": d["image_id"],
+                            "category_id": int(d["category_id"]),
+                            "keypoints": np.zeros((k, 3), np.float32), "box": box,
+                            "score": float(d["score"])})
+    return res

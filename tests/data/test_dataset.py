@@ -1,0 +1,111 @@
+"""End to end: synthetic raw data -> prepare -> build_dataset -> DataLoader; bad inputs."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from clothpose.config import load_config
+from clothpose.data import (AnnotationFileError, BadSampleError, build_dataset,
+                            parse_coco_keypoints)
+from clothpose.keypoints import get_scheme
+
+
+def _cfg(root, *opts):
+    return load_config(None, ["DATASET.ROOT", str(root), "MODEL.IMAGE_SIZE", "[96, 128]",
+                              "MODEL.HEATMAP_SIZE", "[24, 32]", *opts])
+
+
+def test_train_batches_from_prepared_synthetic_data(synthetic_df2):
+    cfg = _cfg(synthetic_df2.root, "DATASET.SCHEME", "deepfashion2-agg81",
+               "DATASET.PROB_HALF_BODY", "0.5", "DATASET.COLOR_JITTER", "0.3",
+               "DATASET.COLOR_RGB", "True")
+    ds = build_dataset(cfg, "train", is_train=True)
+    coco = json.loads((synthetic_df2.root / "annotations/train_coco.json").read_text())
+    labelled = [a for a in coco["annotations"] if a["num_keypoints"] > 0]
+    assert len(ds) == len(labelled) and ds.scheme.num_keypoints == 81
+    assert ds.image_ids == sorted(i["id"] for i in coco["images"])
+    inp, target, weight, meta = next(iter(DataLoader(ds, batch_size=4, num_workers=2)))
+    assert inp.shape == (4, 3, 128, 96) and inp.dtype == torch.float32
+    assert target.shape == (4, 81, 32, 24) and weight.shape == (4, 81, 1)
+    assert meta["joints"].shape == (4, 81, 3) and meta["image_id"].dtype == torch.int64
+    assert set(meta) >= {"image_id", "category_id", "center", "scale", "score", "rotation",
+                         "joints", "joints_vis", "image", "index"}
+    # targets only on the instance's own category channels
+    for b in range(4):
+        mask = torch.from_numpy(ds.scheme.category_mask(int(meta["category_id"][b])))
+        assert not weight[b, ~mask].any() and weight[b, mask].any()
+
+
+def test_81_layout_file_gives_the_same_records_as_the_294_file(synthetic_df2):
+    scheme = get_scheme("deepfashion2-agg81")
+    d294 = json.loads((synthetic_df2.root / "annotations/validation_coco.json").read_text())
+    d81 = json.loads((synthetic_df2.root / "annotations_agg81kps/validation_coco_agg81kps.json")
+                     .read_text())
+    r294 = parse_coco_keypoints(d294, scheme).records
+    r81 = parse_coco_keypoints(d81, scheme).records
+    assert len(r294) == len(r81) > 0
+    for a, b in zip(r294, r81):
+        np.testing.assert_array_equal(a["keypoints"], b["keypoints"])
+        assert set(np.unique(a["keypoints"][:, 2])) <= {0, 1}       # visibility clipped
+
+
+def test_detection_boxes_and_gt_for_evaluation(synthetic_df2):
+    det_file = synthetic_df2.detections["validation"]
+    cfg = _cfg(synthetic_df2.root, "DATASET.SCHEME", "deepfashion2-agg81",
+               "TEST.COCO_BBOX_FILE", str(det_file), "TEST.IMAGE_THRE", "0.4",
+               "DATASET.CATEGORIES", "[1, 2, 3, 4, 5, 6, 7]")
+    ds = build_dataset(cfg, "validation", is_train=False)
+    dets = json.loads(det_file.read_text())
+    want = [d for d in dets if d["score"] >= 0.4 and d["category_id"] <= 7
+            and d["image_id"] in ds.image_ids]
+    assert len(ds) == len(want) > 0
+    _, target, weight, meta = ds[0]
+    assert meta["score"] == pytest.approx(want[0]["score"]) and not weight.any()
+    gt = ds.evaluation_gt()
+    assert all(len(a["keypoints"]) == 882 and a["category_id"] <= 7 for a in gt["annotations"])
+    assert {a["image_id"] for a in gt["annotations"]} == {i["id"] for i in gt["images"]}
+
+
+def test_gt_boxes_at_test_time_and_unannotated_test_split(synthetic_df2):
+    ds = build_dataset(_cfg(synthetic_df2.root, "TEST.USE_GT_BBOX", "True"), "validation", False)
+    assert len(ds) > 0 and all(r["score"] == 1.0 for r in ds.records)
+    assert ds.ann_file.endswith("annotations/validation_coco.json")
+    test = build_dataset(_cfg(synthetic_df2.root, "TEST.USE_GT_BBOX", "True"), "test", False)
+    assert len(test) == 0 and test.evaluation_gt() is None
+    assert len(test.image_ids) == synthetic_df2.counts["test"]
+
+
+def test_degenerate_box_error_or_skip():
+    scheme = get_scheme("deepfashion2")
+    kps = [0.0] * 882
+    kps[0:3] = [5, 5, 2]
+    data = {"images": [{"id": 1, "file_name": "a.jpg", "width": 50, "height": 50}],
+            "annotations": [{"id": 7, "image_id": 1, "category_id": 1, "bbox": [3, 3, 1, 20],
+                             "keypoints": kps}], "categories": []}
+    with pytest.raises(AnnotationFileError, match=r"f\.json: annotations\[0\] \(id 7\): field 'bbox'"):
+        parse_coco_keypoints(data, scheme, source="f.json")
+    res = parse_coco_keypoints(data, scheme, skip_bad=True, source="f.json")
+    assert res.records == [] and res.num_skipped == 1
+    data["annotations"][0]["keypoints"] = kps[:30]
+    data["annotations"][0]["bbox"] = [3, 3, 20, 20]
+    with pytest.raises(AnnotationFileError, match="field 'keypoints' has 30 values"):
+        parse_coco_keypoints(data, scheme, source="f.json")
+
+
+def test_unreadable_image_error_or_skip(synthetic_df2, tmp_path):
+    root = tmp_path / "root"
+    shutil.copytree(synthetic_df2.root / "annotations", root / "annotations")
+    shutil.copytree(synthetic_df2.root / "images/validation", root / "images/validation")
+    ds = build_dataset(_cfg(root, "TEST.USE_GT_BBOX", "True"), "validation", False)
+    bad = ds.records[0]["image"]
+    with open(bad, "wb") as f:
+        f.write(b"not a jpeg")
+    with pytest.raises(BadSampleError, match=bad):
+        ds[0]
+    ds = build_dataset(_cfg(root, "TEST.USE_GT_BBOX", "True", "DATASET.SKIP_BAD_SAMPLES", "True"),
+                       "validation", False)
+    _, _, _, meta = ds[0]
+    assert meta["image"] != bad and ds.num_bad_images == 1
