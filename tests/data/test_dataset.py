@@ -109,3 +109,28 @@ def test_unreadable_image_error_or_skip(synthetic_df2, tmp_path):
                        "validation", False)
     _, _, _, meta = ds[0]
     assert meta["image"] != bad and ds.num_bad_images == 1
+
+
+def test_single_category_scheme_and_per_category_file_fallback(synthetic_df2, tmp_path):
+    coco = json.loads((synthetic_df2.root / "annotations/train_coco.json").read_text())
+    cid = max({a["category_id"] for a in coco["annotations"] if a["num_keypoints"] > 0},
+              key=lambda c: sum(a["category_id"] == c for a in coco["annotations"]))
+    n = sum(a["category_id"] == cid and a["num_keypoints"] > 0 for a in coco["annotations"])
+    sub = build_dataset(_cfg(synthetic_df2.root, "DATASET.SCHEME", f"deepfashion2-cat{cid}"),
+                        "train", True)
+    assert len(sub) == n and sub[0][1].shape[0] == get_scheme(f"deepfashion2-cat{cid}").num_keypoints
+    # seed layout without annotations/<set>_coco.json: the per-category agg81 file is used
+    root = tmp_path / "root"
+    shutil.copytree(synthetic_df2.root / "annotations_per_category_agg81kps",
+                    root / "annotations_per_category_agg81kps")
+    shutil.copytree(synthetic_df2.root / "annotations_per_category",
+                    root / "annotations_per_category")
+    ds = build_dataset(_cfg(root, "DATASET.DATASET", "deepfashion2agg81kpspercategory",
+                            "train_category_id", str(cid)), "train", True)
+    assert ds.ann_file.endswith(f"annotations_per_category_agg81kps/train_coco_category_{cid}.json")
+    assert len(ds) == n
+    gt = ds.gt_coco()
+    assert {a["category_id"] for a in gt["annotations"]} == {cid}
+    assert all(len(a["keypoints"]) == 882 for a in gt["annotations"])
+    ref = [a["keypoints"] for a in coco["annotations"] if a["category_id"] == cid]
+    assert [a["keypoints"] for a in gt["annotations"]] == ref      # 81 -> 294 is lossless

@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 from yacs.config import CfgNode
 
-from ..keypoints import KeypointScheme, get_scheme
+from ..keypoints import BUILTIN, KeypointScheme, get_scheme
 from .augment import AugmentParams
 from .coco_records import (AnnotationFileError, ParseResult, keypoints_to_scheme,
                            parse_coco_keypoints, parse_detections)
@@ -55,7 +55,7 @@ def official_gt(data: dict, scheme: KeypointScheme, categories: list[int]) -> di
 
     Annotations already in the full layout pass through; others are converted per category.
     """
-    full = get_scheme(scheme.family)
+    full = get_scheme(scheme.family) if scheme.family in BUILTIN else scheme
     anns = [a for a in data.get("annotations", [])
             if not categories or a.get("category_id") in categories]
     if anns and len(anns[0].get("keypoints", ())) != 3 * full.num_keypoints:
@@ -82,12 +82,15 @@ def augment_params(cfg: CfgNode) -> AugmentParams:
 def build_dataset(cfg: CfgNode, image_set: str, is_train: bool) -> KeypointDataset:
     """Dataset of ``image_set`` (train / validation / test) as the config describes it."""
     scheme = get_scheme(cfg.DATASET.SCHEME)
-    if scheme.family not in _RECORD_BUILDERS:
-        raise NotImplementedError(f"no record builder for keypoint family {scheme.family!r}; "
-                                  f"known: {sorted(_RECORD_BUILDERS)}")
+    # COCO-style files serve every family (user schemes too) unless one registered its own
+    # reader; FashionAI ships CSVs and needs one.
+    builder = _RECORD_BUILDERS.get(scheme.family,
+                                   None if scheme.family == "fashionai" else _coco_family)
+    if builder is None:
+        raise NotImplementedError(f"no record builder registered for keypoint family "
+                                  f"{scheme.family!r} (see register_record_builder)")
     categories = [int(c) for c in cfg.DATASET.CATEGORIES]
-    res, ann_file, gt_loader = _RECORD_BUILDERS[scheme.family](cfg, image_set, is_train, scheme,
-                                                               categories)
+    res, ann_file, gt_loader = builder(cfg, image_set, is_train, scheme, categories)
     ds = KeypointDataset(
         res.records, scheme, cfg.MODEL.IMAGE_SIZE, cfg.MODEL.HEATMAP_SIZE, cfg.MODEL.SIGMA,
         is_train, augment_params(cfg), color_rgb=cfg.DATASET.COLOR_RGB,
