@@ -2,7 +2,7 @@
 """Training-path throughput of KeypointDataset at 512x384 input, 81 joints (agg81), sigma 3.
 
 Measured in the same run, on synthetic DeepFashion2 images generated into a temp dir:
-  * ours, single process (OpenCV limited to 1 thread: a per-core figure);
+  * ours, single process (OpenCV and torch limited to 1 thread: a per-core figure);
   * ours through a DataLoader with 2 workers;
   * an HRNet-style sample path (negative-stride flip view + warp, per-joint Python loops for the
     joint transform and the target, ToTensor/Normalize-style float conversion) as the baseline;
@@ -56,6 +56,10 @@ def loop_targets(joints, vis, image_size, heatmap_size, sigma):
     return target, weight
 
 
+_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
+_STD = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
+
+
 def hrnet_style_sample(ds, idx, rng):
     """The upstream JointsDataset path, re-typed for the comparison."""
     rec = ds.records[idx]
@@ -73,10 +77,9 @@ def hrnet_style_sample(ds, idx, rng):
         c[0] = img.shape[1] - c[0] - 1
     trans = get_affine_transform(c, s, r, ds.image_size)
     crop = cv2.warpAffine(img, trans, ds.image_size, flags=cv2.INTER_LINEAR)
-    t = torch.from_numpy(crop.transpose(2, 0, 1).copy()).float().div(255)
-    mean = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
-    std = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
-    t = (t - mean) / std
+    # torchvision ToTensor + Normalize (in place), as HRNet's transform
+    t = torch.from_numpy(crop).permute(2, 0, 1).contiguous().float().div(255)
+    t.sub_(_MEAN).div_(_STD)
     for j in range(len(joints)):
         if joints[j, 2] > 0:
             joints[j, :2] = trans @ np.array([joints[j, 0], joints[j, 1], 1.0])
@@ -84,13 +87,28 @@ def hrnet_style_sample(ds, idx, rng):
     return t, torch.from_numpy(target), torch.from_numpy(weight)
 
 
-def rate(fn, n: int, runs: int) -> float:
-    out = []
+def rates(fns: dict, n: int, runs: int) -> dict:
+    """samples/s of each function, runs interleaved (load changes hit all alike); medians."""
+    out: dict = {k: [] for k in fns}
     for _ in range(runs):
-        t0 = time.perf_counter()
-        fn(n)
-        out.append(n / (time.perf_counter() - t0))
-    return statistics.median(out)
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn(n)
+            out[name].append(n / (time.perf_counter() - t0))
+    return {k: statistics.median(v) for k, v in out.items()}
+
+
+def flipped_warp_rates(image: np.ndarray, runs: int) -> dict:
+    """warpAffine of a negative-stride (flipped) view vs the flip composed into the matrix."""
+    from clothpose.data.augment import crop_matrix
+    c, s = np.array([250.0, 260.0]), np.array([1.8, 2.4])
+    m_flip = crop_matrix(c, s, 10.0, (384, 512), image.shape[1])
+    m_view = get_affine_transform(np.array([image.shape[1] - 1 - 250.0, 260.0]), s, 10.0,
+                                  (384, 512))
+    view = image[:, ::-1]
+    return rates({"view": lambda k: [cv2.warpAffine(view, m_view, (384, 512)) for _ in range(k)],
+                  "composed": lambda k: [cv2.warpAffine(image, m_flip, (384, 512))
+                                         for _ in range(k)]}, 50, runs)
 
 
 def main() -> None:
@@ -108,32 +126,38 @@ def main() -> None:
                                  "DATASET.COLOR_RGB", "True"])
         ds = build_dataset(cfg, "train", is_train=True)
         n = len(ds)
-        cv2.setNumThreads(1)
+        cv2.setNumThreads(1)               # per-core figures, as inside DataLoader workers
+        torch.set_num_threads(1)
         rng = np.random.default_rng(0)
-        ours = rate(lambda k: [ds[i % n] for i in range(k)], args.samples, args.runs)
-        base = rate(lambda k: [hrnet_style_sample(ds, i % n, rng) for i in range(k)],
-                    args.samples, args.runs)
+        r = rates({"ours": lambda k: [ds[i % n] for i in range(k)],
+                   "base": lambda k: [hrnet_style_sample(ds, i % n, rng) for i in range(k)]},
+                  args.samples, args.runs)
 
         def loader_pass(k: int) -> None:
             seen = 0
-            for batch in DataLoader(ds, batch_size=8, shuffle=True, num_workers=2,
-                                    persistent_workers=False):
+            for batch in DataLoader(ds, batch_size=8, shuffle=True, num_workers=2):
                 seen += len(batch[0])
                 if seen >= k:
                     break
-        workers = rate(loader_pass, args.samples * 2, args.runs)
+        workers = rates({"w": loader_pass}, args.samples * 2, args.runs)["w"]
         joints = np.random.default_rng(1).uniform(0, 400, (81, 2))
         vis = np.ones(81)
-        tv = rate(lambda k: [gaussian_targets(joints, vis, (384, 512), (96, 128), 3.0)
-                             for _ in range(k)], 200, args.runs)
-        tl = rate(lambda k: [loop_targets(joints, vis, (384, 512), (96, 128), 3.0)
-                             for _ in range(k)], 200, args.runs)
+        t = rates({"vec": lambda k: [gaussian_targets(joints, vis, (384, 512), (96, 128), 3.0)
+                                     for _ in range(k)],
+                   "loop": lambda k: [loop_targets(joints, vis, (384, 512), (96, 128), 3.0)
+                                      for _ in range(k)]}, 200, args.runs)
+        image = cv2.imread(ds.records[0]["image"])
+        w = flipped_warp_rates(image, args.runs)
+    ours, base, tv, tl = r["ours"], r["base"], t["vec"], t["loop"]
     print(f"data pipeline, 512x384 input, 81 joints, {n} instances, median of {args.runs} runs")
-    print(f"  ours, 1 process (cv2 1 thread) : {ours:8.1f} samples/s")
+    print(f"  ours, 1 process, 1 thread      : {ours:8.1f} samples/s")
     print(f"  HRNet-style path, same process : {base:8.1f} samples/s   ratio {ours / base:.2f}x")
     print(f"  ours, DataLoader 2 workers     : {workers:8.1f} samples/s")
     print(f"  targets vectorised             : {tv:8.1f} /s")
     print(f"  targets per-joint loop         : {tl:8.1f} /s   ratio {tv / tl:.2f}x")
+    print(f"  warp, flip in the matrix       : {w['composed']:8.1f} /s")
+    print(f"  warp of a flipped (::-1) view  : {w['view']:8.1f} /s   ratio "
+          f"{w['composed'] / w['view']:.2f}x")
 
 
 if __name__ == "__main__":
