@@ -35,8 +35,14 @@ def flip_back(heatmaps: np.ndarray, flip_pairs: Sequence[Sequence[int]] | np.nda
     k = heatmaps.shape[1]
     fp = np.asarray(flip_pairs)
     index = fp if (fp.ndim == 1 and fp.shape[0] == k) else flip_index_from_pairs(k, fp)
-    # One gather: channel permutation and width reversal together.
-    return np.ascontiguousarray(heatmaps[:, index, :, ::-1])
+    if heatmaps.dtype not in (np.float32, np.float64) or heatmaps.size == 0:
+        return np.ascontiguousarray(heatmaps[:, index, :, ::-1])
+    # Channel gather (contiguous block copies), then OpenCV's SIMD row mirror in place: about
+    # 4x faster than one numpy gather with a reversed inner axis (bench/postprocess.py).
+    out = np.take(heatmaps, index, axis=1)
+    rows = out.reshape(-1, out.shape[-1])
+    cv2.flip(rows, 1, dst=rows)
+    return out
 
 
 def fliplr_keypoints(keypoints: np.ndarray, width: float, flip_index: np.ndarray) -> np.ndarray:
