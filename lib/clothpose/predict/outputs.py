@@ -1,0 +1,77 @@
+"""Files written by tools/infer.py: per-image JSON and PNG, one submission file for all images.
+
+Per-image ``<stem>.json`` is a list of DeepFashion2 result entries (``image_id``,
+``category_id``, ``keypoints`` in the official layout, ``score``; slots outside the instance's
+category filled as ``evaluation.results`` documents) extended with a compact form of the same
+landmarks: ``category_name``, ``landmarks`` = ``[[x, y, score], ...]`` in the category's local
+order, plus ``bbox``, ``box_score`` and ``file_name``.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from ..evaluation.results import submission_keypoints, write_results
+from ..keypoints import KeypointScheme, get_scheme
+from ..utils.io import atomic_write_json
+from ..utils.vis import category_color, draw_instance, save_png
+from .predictor import Instance
+
+logger = logging.getLogger(__name__)
+
+
+def _rounded(a: np.ndarray, decimals: int = 3) -> list:
+    return np.round(np.asarray(a, np.float64), decimals).tolist()
+
+
+def instance_entries(instances: Sequence[Instance], image_id: int, file_name: str) -> list[dict]:
+    """Result entries (official layout + compact per-category landmarks) for one image."""
+    if not instances:
+        return []
+    official = get_scheme(instances[0].scheme.family)
+    cats = np.array([i.category_id for i in instances])
+    full = submission_keypoints(np.stack([i.keypoints_official() for i in instances]), cats,
+                                official).reshape(len(instances), -1)
+    return [{"image_id": int(image_id), "category_id": inst.category_id,
+             "keypoints": _rounded(full[n]), "score": float(inst.score),
+             "category_name": inst.category_name, "landmarks": _rounded(inst.keypoints_local()),
+             "bbox": _rounded(inst.box, 2), "box_score": float(inst.box_score),
+             "file_name": file_name}
+            for n, inst in enumerate(instances)]
+
+
+def render(image: np.ndarray, instances: Sequence[Instance], scheme: KeypointScheme,
+           score_thr: float) -> np.ndarray:
+    """The image with each instance's box and skeleton in its category colour."""
+    out = image
+    for inst in instances:
+        out = draw_instance(out, inst.keypoints, scheme, inst.category_id, score_thr)
+        x, y, w, h = inst.box
+        thick = max(1, round(max(out.shape[:2]) / 400))
+        cv2.rectangle(out, (round(x), round(y)), (round(x + w), round(y + h)),
+                      category_color(inst.category_id), thick)
+    return out
+
+
+def write_image_outputs(out_dir: Path, stem: str, image: np.ndarray | None,
+                        entries: list[dict], instances: Sequence[Instance],
+                        scheme: KeypointScheme, score_thr: float) -> None:
+    """``<stem>.json`` (atomic) and, when the image is given, ``<stem>.png``."""
+    atomic_write_json(out_dir / f"{stem}.json", entries)
+    if image is not None:
+        save_png(out_dir / f"{stem}.png", render(image, instances, scheme, score_thr))
+
+
+def write_submission(path: Path, entries: list[dict], scheme: KeypointScheme) -> None:
+    """All images' entries as one submission file (``write_results`` format, atomic)."""
+    official = get_scheme(scheme.family)
+    k = official.num_keypoints
+    n = len(entries)
+    write_results(path, np.array([e["image_id"] for e in entries], np.int64),
+                  np.array([e["category_id"] for e in entries], np.int64),
+                  np.array([e["keypoints"] for e in entries], np.float64).reshape(n, k, 3),
+                  np.array([e["score"] for e in entries], np.float64), official)
