@@ -49,6 +49,10 @@ def test_edge_cases_match_pycocotools():
     gt["annotations"][0]["id"] = 0          # pycocotools treats a match to id 0 as no match
     ann = gt["annotations"][1]
     ann["num_keypoints"] = 0                # ignored GT that still has landmarks
+    for a in gt["annotations"][2:80]:       # labelled slot outside the category's block,
+        first = SCHEME.category(a["category_id"]).slots[0]    # where a file has the filler
+        other = next(c for c in SCHEME.categories if c.id != a["category_id"]).slots[0]
+        a["keypoints"][3 * other:3 * other + 3] = a["keypoints"][3 * first:3 * first + 2] + [2]
     gt["images"].append({"id": 10 ** 6, "file_name": "x.jpg", "width": 1, "height": 1})
     res.scores[:] = np.round(res.scores, 1)  # many more ties
     _assert_same(gt, res)
@@ -132,3 +136,14 @@ def test_max_dets_keeps_top_20_per_group():
     # the best one is last in input order; with a limit of 1 it must still be the one kept
     r1 = evaluate_keypoints(GroundTruth.load(gt), [1] * 21, [1] * 21, preds, scores, max_dets=1)
     assert r1.stats["AR"] == 1.0
+
+
+def test_equal_oks_goes_to_the_later_gt_like_pycocotools():
+    """Two identical GTs; pycocotools' ``<`` test picks the later one. Giving that one id 0
+    makes the choice visible: a match to id 0 counts as no match (dtm == 0)."""
+    gt, kps = _one_instance_gt()
+    twin = dict(gt["annotations"][0], id=0)
+    gt["annotations"] = [dict(gt["annotations"][0], id=7), twin]
+    res = type(make_synthetic_set(1)[1])(np.array([1]), np.array([1]), kps[None], np.array([0.9]))
+    fast = _assert_same(gt, res)
+    assert fast.stats["AR"] == 0.0

@@ -29,14 +29,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..keypoints import KeypointScheme, get_scheme
-from .groundtruth import GroundTruth
 from .accumulate import accumulate, mean_defined, summarize
+from .groundtruth import GroundTruth
 from .oks import pair_oks
 from .params import AREA_RANGES, IOU_THRS, MAX_DETS
 from .results import submission_keypoints
 
 logger = logging.getLogger(__name__)
-
 
 
 @dataclass
@@ -178,9 +177,11 @@ def _match(gt: GroundTruth, dts: _Detections, sigmas: np.ndarray) -> np.ndarray:
     gt_index = np.repeat(gs, num_g) + np.arange(len(dt_index)) - np.repeat(pair_start, num_g)
     counts, cols = gt.labelled
     if dts.as_submission:
-        # GT without labelled landmarks: pycocotools measures all K predicted points against
-        # the GT box, so those detections need the filled slots a written file would have.
-        rows = np.unique(dt_index[counts[gt_index] == 0])
+        # Pairs whose OKS reads slots outside the detection's own category (GT without
+        # labelled landmarks: all K points against the GT box; GT labelled outside its
+        # category's block) need the filled slots a written file would have.
+        reads_other = (counts == 0) | _labelled_outside_category(gt, dts.scheme)
+        rows = np.unique(dt_index[reads_other[gt_index]])
         dts.xy[rows] = submission_keypoints(dts.xy[rows], dts.category_ids[rows], dts.scheme)
     oks = pair_oks(dts.xy, gt.keypoints, gt.areas, gt.bboxes, sigmas, dt_index, gt_index,
                    counts, cols)
@@ -197,6 +198,18 @@ def _match(gt: GroundTruth, dts: _Detections, sigmas: np.ndarray) -> np.ndarray:
         dt_of[group_of, dts.ranks[js]] = js
         _match_bucket(table, gidx, ign, gt.iscrowd, thr, dt_of, dt_match)
     return dt_match
+
+
+def _labelled_outside_category(gt: GroundTruth, scheme: KeypointScheme) -> np.ndarray:
+    """(M,) GT with a labelled keypoint outside its category's slots (malformed, but legal)."""
+    outside = np.zeros(len(gt.ann_ids), dtype=bool)
+    labelled = gt.keypoints[:, :, 2] > 0
+    for cid in np.unique(gt.ann_category_ids):
+        if cid not in scheme.category_ids:
+            continue
+        rows = np.nonzero(gt.ann_category_ids == cid)[0]
+        outside[rows] = (labelled[rows] & ~scheme.category_mask(int(cid))).any(axis=1)
+    return outside
 
 
 def _match_bucket(table: np.ndarray, gidx: np.ndarray, ign: np.ndarray, crowd: np.ndarray,
