@@ -17,14 +17,6 @@ from ..keypoints import KeypointScheme, get_scheme
 from .coco_records import keypoints_to_scheme
 
 
-# Pairs whose *second* member is the image-left one: the placket points of the outwear
-# categories are numbered from the right placket first (figure: 26-27-28-29 right, 30-31 left for
-# short_sleeved_outwear; 34-35-36-37 right, 38-39 left for long_sleeved_outwear).
-RIGHT_FIRST: dict[str, dict[int, set[tuple[int, int]]]] = {
-    "deepfashion2": {3: {(27, 30), (28, 31)}, 4: {(35, 38), (36, 39)}},
-}
-
-
 @dataclass(frozen=True)
 class PairCheck:
     category_id: int
@@ -49,12 +41,6 @@ def _category_arrays(data: dict, scheme: KeypointScheme) -> tuple[np.ndarray, np
     kps = keypoints_to_scheme(flat, cats, scheme)
     heights = np.array([max(float(a["bbox"][3]), 1e-6) for a in anns])
     return cats, kps, heights
-
-
-def _oriented(scheme: KeypointScheme, cid: int, pairs: tuple) -> tuple[np.ndarray, np.ndarray]:
-    flip = RIGHT_FIRST.get(scheme.family, {}).get(cid, set())
-    a, b = zip(*[(q, p) if (p + 1, q + 1) in flip else (p, q) for p, q in pairs])
-    return np.array(a), np.array(b)
 
 
 def _median_masked(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -103,7 +89,8 @@ def check_flip_pairs(data: dict, scheme: KeypointScheme | str = "deepfashion2", 
         if not c.flip_pairs:
             continue
         rows = cats == c.id
-        pa, pb = _oriented(scheme, c.id, c.flip_pairs)
+        # The keypoint tables list the image-left member of each pair first.
+        pa, pb = (np.array(m) for m in zip(*c.flip_pairs))
         local = kps[rows][:, list(c.slots)]
         count, frac, med, med_tilt = pair_statistics(local, heights[rows], pa, pb)
         for j in range(len(pa)):

@@ -72,13 +72,15 @@ def _mirror(first: int, last: int) -> list[tuple[int, int]]:
     return [(a, first + last - a) for a in range(first, (first + last + 1) // 2)]
 
 
-# Mirror pairs per category (local, 1-based). Outlines are numbered left side down, then right side
-# up, so most of each list is one symmetric range; the rest are collars and plackets.
+# Mirror pairs per category (local, 1-based), the image-left member first (on a frontal item);
+# tools/check_flip_pairs.py relies on that order. Outlines are numbered left side down, then
+# right side up, so most of each list is one symmetric range; the rest are collars and plackets
+# (outwear plackets are numbered from the right one, hence (30, 27) etc.).
 FLIP_PAIRS: dict[int, list[tuple[int, int]]] = {
     1: [(2, 6), (3, 5)] + _mirror(7, 25),
     2: [(2, 6), (3, 5)] + _mirror(7, 33),
-    3: [(2, 6), (3, 5), (4, 26)] + _mirror(7, 25) + [(16, 29), (27, 30), (28, 31)],
-    4: [(2, 6), (3, 5), (4, 34)] + _mirror(7, 33) + [(20, 37), (35, 38), (36, 39)],
+    3: [(2, 6), (3, 5), (4, 26)] + _mirror(7, 25) + [(16, 29), (30, 27), (31, 28)],
+    4: [(2, 6), (3, 5), (4, 34)] + _mirror(7, 33) + [(20, 37), (38, 35), (39, 36)],
     5: [(2, 6), (3, 5)] + _mirror(7, 15),
     6: [(2, 6), (3, 5)] + _mirror(7, 15),
     7: [(1, 3)] + _mirror(4, 10),  # 7 (crotch) is on the axis
@@ -92,7 +94,7 @@ FLIP_PAIRS: dict[int, list[tuple[int, int]]] = {
 
 # The figure's pairing for short_sleeved_outwear (2-26 inner collar, 4-6 top corners).
 FIGURE_SSO_PAIRS: list[tuple[int, int]] = (
-    [(2, 26), (3, 5), (4, 6)] + _mirror(7, 25) + [(16, 29), (27, 30), (28, 31)])
+    [(2, 26), (3, 5), (4, 6)] + _mirror(7, 25) + [(16, 29), (30, 27), (31, 28)])
 
 # Winning solution's 294 -> 81 aggregation: for each category, the 1-based aggregated id of
 # local landmarks 1..N (one reviewable row per category). Ids are shared where landmarks have the
