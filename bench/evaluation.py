@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 from clothpose.evaluation import (STAT_NAMES, GroundTruth, evaluate_keypoints,
                                   evaluate_with_pycocotools, load_results, write_results)
 from clothpose.evaluation.synthetic import make_synthetic_set
@@ -42,8 +44,9 @@ def main() -> None:
         write_results(res_path, res.image_ids, res.category_ids, res.keypoints, res.scores)
         print(f"{len(gt['annotations'])} GT instances, {len(res)} detections, "
               f"{len(gt['images'])} images, 13 categories")
-        t_ref, (ref, ref_cat) = timed(lambda: evaluate_with_pycocotools(gt_path, res_path),
-                                      args.repeats)
+        t_ref, reference = timed(lambda: evaluate_with_pycocotools(gt_path, res_path),
+                                 args.repeats)
+        ref, ref_cat = reference.stats, reference.per_category
         t_index, g = timed(lambda: GroundTruth.load(gt_path), 1)
         t_fast, fast = timed(lambda: evaluate_keypoints(g, res.image_ids, res.category_ids,
                                                         res.keypoints, res.scores), 7)
@@ -59,8 +62,11 @@ def main() -> None:
     diffs += [abs(fast.per_category[n] - ref_cat[n]) for n in ref_cat]
     assert fast.stats == ref == fast_files.stats, (fast.stats, ref)
     assert fast.per_category == ref_cat == fast_files.per_category
+    assert np.array_equal(fast.precision, reference.precision)
+    assert np.array_equal(fast.recall, reference.recall)
     print(" ".join(f"{n}={ref[n]:.4f}" for n in STAT_NAMES))
-    print(f"stats identical (max |diff| over 10 stats + 13 categories = {max(diffs):.1e})")
+    print(f"stats, precision and recall arrays identical (max |diff| over 10 stats + 13 "
+          f"categories = {max(diffs):.1e})")
     print(f"reference pycocotools, JSON files end to end : {t_ref:8.3f} s (median of {args.repeats})")
     print(f"fast, in memory (GT indexed once)            : {t_fast:8.3f} s (median of 7)  "
           f"ratio {t_ref / t_fast:6.1f}x")

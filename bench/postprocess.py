@@ -58,19 +58,22 @@ def hrnet_style_flip_back(heatmaps, flip_pairs):
     return out.copy()
 
 
-def median_time(fn, repeats):
-    times, out = [], None
+def median_times(fns, repeats):
+    """Run the functions interleaved (a, b, a, b, ...) so both see the same machine load;
+    returns [(median seconds, last output), ...]."""
+    times, outs = [[] for _ in fns], [None] * len(fns)
     for _ in range(repeats):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), out
+        for i, fn in enumerate(fns):
+            t = time.perf_counter()
+            outs[i] = fn()
+            times[i].append(time.perf_counter() - t)
+    return [(statistics.median(t), o) for t, o in zip(times, outs)]
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--repeats", type=int, default=11)
     args = p.parse_args()
     rng = np.random.default_rng(0)
     scheme = get_scheme("deepfashion2-agg81")
@@ -82,22 +85,20 @@ def main() -> None:
     scale = rng.uniform(0.5, 3, (args.batch, 2)).astype(np.float32)
     print(f"batch {args.batch} x {k} x {h} x {w} float32, median of {args.repeats}")
 
-    t_ref, (ref_p, ref_v) = median_time(lambda: hrnet_style_final_preds(heatmaps, center, scale),
-                                        args.repeats)
-    t_new, (new_p, new_v) = median_time(lambda: get_final_preds(heatmaps, center, scale),
-                                        args.repeats)
+    (t_ref, (ref_p, ref_v)), (t_new, (new_p, new_v)), (t_dark, _) = median_times(
+        [lambda: hrnet_style_final_preds(heatmaps, center, scale),
+         lambda: get_final_preds(heatmaps, center, scale),
+         lambda: get_final_preds(heatmaps, center, scale, dark=True)], args.repeats)
     # HRNet stores predictions in float32; ours are float64
     assert np.allclose(new_p, ref_p, rtol=0, atol=1e-3) and np.array_equal(new_v, ref_v)
     print(f"get_final_preds (quarter shift) HRNet-style {t_ref * 1e3:8.2f} ms   "
           f"clothpose {t_new * 1e3:8.2f} ms   ratio {t_ref / t_new:5.1f}x")
-    t_dark, _ = median_time(lambda: get_final_preds(heatmaps, center, scale, dark=True),
-                            args.repeats)
     print(f"get_final_preds (DARK)                                clothpose {t_dark * 1e3:8.2f} ms")
 
     pairs = scheme.flip_pairs
-    t_ref, ref_f = median_time(lambda: hrnet_style_flip_back(heatmaps.copy(), pairs), args.repeats)
-    t_copy, _ = median_time(lambda: heatmaps.copy(), args.repeats)
-    t_new, new_f = median_time(lambda: flip_back(heatmaps, scheme.flip_index), args.repeats)
+    (t_ref, ref_f), (t_copy, _), (t_new, new_f) = median_times(
+        [lambda: hrnet_style_flip_back(heatmaps.copy(), pairs), lambda: heatmaps.copy(),
+         lambda: flip_back(heatmaps, scheme.flip_index)], args.repeats)
     assert np.array_equal(ref_f, new_f)
     t_ref -= t_copy   # the reference mutates its input; the protective copy is not its cost
     print(f"flip_back ({len(pairs)} pairs)             HRNet-style {t_ref * 1e3:8.2f} ms   "

@@ -38,15 +38,14 @@ def run(args: argparse.Namespace) -> dict:
     if args.reference:
         gt = GroundTruth.load(args.gt)
         load_results(args.results, gt)  # same validation and error messages as --fast
-        stats, per_category = evaluate_with_pycocotools(args.gt, args.results, args.scheme)
+        result = evaluate_with_pycocotools(args.gt, args.results, args.scheme)
     else:
         gt = GroundTruth.load(args.gt)
         res = load_results(args.results, gt)
         result = evaluate_keypoints(gt, res.image_ids, res.category_ids, res.keypoints,
                                     res.scores, scheme=args.scheme, as_submission=False)
-        stats, per_category = result.stats, result.per_category
-    out = {name: float(stats[name]) for name in STAT_NAMES}
-    out["per_category"] = {k: float(v) for k, v in per_category.items()}
+    out = {name: float(result.stats[name]) for name in STAT_NAMES}
+    out["per_category"] = {k: float(v) for k, v in result.per_category.items()}
     return out
 
 

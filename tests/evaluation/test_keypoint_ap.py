@@ -24,13 +24,16 @@ def _as_list(image_ids, category_ids, keypoints, scores):
 def _assert_same(gt_dict, res, **kw):
     fast = evaluate_keypoints(GroundTruth.load(gt_dict), res.image_ids, res.category_ids,
                               res.keypoints, res.scores, **kw)
-    ref_stats, ref_cat = evaluate_with_pycocotools(
+    ref = evaluate_with_pycocotools(
         gt_dict, _as_list(res.image_ids, res.category_ids, res.keypoints, res.scores))
+    ref_stats, ref_cat = ref.stats, ref.per_category
     for name in STAT_NAMES:
         assert fast.stats[name] == pytest.approx(ref_stats[name], abs=1e-9), name
     assert fast.per_category.keys() == ref_cat.keys()
     for name, ap in ref_cat.items():
         assert fast.per_category[name] == pytest.approx(ap, abs=1e-9), name
+    np.testing.assert_allclose(fast.precision, ref.precision, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(fast.recall, ref.recall, rtol=0, atol=1e-12)
     return fast
 
 

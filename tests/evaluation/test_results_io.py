@@ -44,7 +44,8 @@ def test_file_evaluates_like_memory(tmp_path, synthetic):
     write_results(path, res.image_ids, res.category_ids, res.keypoints, res.scores)
     g = GroundTruth.load(gt)
     mem = evaluate_keypoints(g, res.image_ids, res.category_ids, res.keypoints, res.scores)
-    ref_stats, ref_cat = evaluate_with_pycocotools(gt, path)
+    ref = evaluate_with_pycocotools(gt, path)
+    ref_stats, ref_cat = ref.stats, ref.per_category
     back = load_results(path, g)
     from_file = evaluate_keypoints(g, back.image_ids, back.category_ids, back.keypoints,
                                    back.scores, as_submission=False)

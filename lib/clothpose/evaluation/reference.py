@@ -17,19 +17,20 @@ import numpy as np
 
 from ..keypoints import KeypointScheme, get_scheme
 from .accumulate import mean_defined
+from .fast_eval import KeypointEvalResult
 from .params import MAX_DETS, STAT_NAMES
 
 logger = logging.getLogger(__name__)
 
 
 def evaluate_with_pycocotools(gt: str | os.PathLike | dict, results: str | os.PathLike | list,
-                              scheme: KeypointScheme | str = "deepfashion2"
-                              ) -> tuple[dict[str, float], dict[str, float]]:
+                              scheme: KeypointScheme | str = "deepfashion2") -> KeypointEvalResult:
     """Run COCOeval('keypoints') on a GT file/dict and a result file/list.
 
-    Returns:
-        (stats, per_category): the 10 numbers keyed by ``STAT_NAMES`` and AP per category name
-        (mean over the defined cells of that category's precision, area "all"; -1 if undefined).
+    Returns the same structure as ``evaluate_keypoints``: ``stats`` (the 10 numbers keyed by
+    ``STAT_NAMES``), ``per_category`` (AP per category name: mean over the defined cells of
+    that category's precision, area "all"; -1 if undefined), precision (T, R, C, A) and
+    recall (T, C, A).
     """
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
@@ -51,7 +52,7 @@ def evaluate_with_pycocotools(gt: str | os.PathLike | dict, results: str | os.Pa
     precision = ev.eval["precision"]
     per_category = {coco_gt.cats[c]["name"]: mean_defined(precision[:, :, k, 0, 0])
                     for k, c in enumerate(ev.params.catIds)}
-    return stats, per_category
+    return KeypointEvalResult(stats, per_category, precision[..., 0], ev.eval["recall"][..., 0])
 
 
 def _coco_from_dict(data: dict):
