@@ -1,4 +1,5 @@
-"""Test a trained model: flip test, GT boxes or a detection file, DeepFashion2 submission + AP.
+"""Test a trained model: flip test, GT boxes or a detection file, DeepFashion2 submission + AP
+(FashionAI schemes: the challenge's submission CSV + NE table, last line ``NE=<value>``).
 
     python tools/test.py --cfg X.yaml TEST.MODEL_FILE m.pth TEST.USE_GT_BBOX False \
         TEST.COCO_BBOX_FILE det.json TEST.IMAGE_THRE 0.01 DATASET.TEST_SET validation TEST.FLIP_TEST True
@@ -53,7 +54,15 @@ def main(argv=None) -> int:
                 cfg.DATASET.TEST_SET, "GT" if cfg.TEST.USE_GT_BBOX else "detected",
                 cfg.TEST.FLIP_TEST)
     raw = predict_dataset(cfg, model, dataset, info)
-    if info.is_main:
+    if info.is_main and dataset.scheme.family == "fashionai":  # submission CSV + NE table
+        from clothpose.workflow.fashionai import format_ne_table, report_test
+        csv_path, stats = report_test(raw, dataset, dirs.output / "results", cfg.DATASET.TEST_SET,
+                                      args.results_name, args.examples)
+        print(f"submission: {csv_path}")
+        if stats is not None:
+            print(format_ne_table(stats))
+            print(f"NE={stats['NE']:.4f}")
+    elif info.is_main:
         results_dir = dirs.output / "results"
         name = args.results_name or f"keypoints_{cfg.DATASET.TEST_SET}_results_0.json"
         sub = postprocess(cfg, raw, dataset.scheme)
@@ -61,15 +70,15 @@ def main(argv=None) -> int:
         if gt is None:
             from clothpose.evaluation import write_results
             write_results(results_dir / name, sub.image_ids, sub.category_ids, sub.keypoints,
-                          sub.scores)
+                          sub.scores, boxes=sub.boxes)
             logger.info("no ground truth for %s: wrote %s only", cfg.DATASET.TEST_SET,
                         results_dir / name)
         else:
-            from clothpose.evaluation import format_stats_table
-            stats = evaluate_submission(sub, gt, results_dir / name,
-                                        list(cfg.DATASET.CATEGORIES) or None)
+            from clothpose.evaluation import format_category_table, format_stats_table
+            stats = evaluate_submission(sub, gt, results_dir / name)
             save_stats(stats, results_dir / (Path(name).stem + "_stats.json"))
             print(format_stats_table(stats))
+            print(format_category_table(stats["per_category"]))
             print(f"AP={stats['AP']:.4f}")
         if args.examples > 0:
             png = save_example_grid(dataset, sub, results_dir / (Path(name).stem + "_examples.png"),

@@ -114,6 +114,12 @@ class RawPredictions:
         """Box area in pixels (HRNet uses scale * 200 squared for OKS-NMS)."""
         return np.prod(self.scales * PIXEL_STD, axis=1)
 
+    @property
+    def boxes(self) -> np.ndarray:
+        """The padded input boxes as (x, y, w, h) in image pixels."""
+        wh = self.scales * PIXEL_STD
+        return np.concatenate([self.centers - wh / 2, wh], axis=1)
+
     @staticmethod
     def concatenate(parts: list["RawPredictions | None"]) -> "RawPredictions":
         """Merge shards (e.g. from several ranks) and order them by dataset index."""

@@ -33,6 +33,7 @@ class Submission:
     category_ids: np.ndarray   # (N,)
     keypoints: np.ndarray      # (N, K_official, 3)
     scores: np.ndarray         # (N,)
+    boxes: np.ndarray          # (N, 4) x, y, w, h of the input box (for ensembling)
 
 
 def shard_loader(cfg: CfgNode, dataset: Dataset, info: DistInfo) -> DataLoader:
@@ -45,6 +46,16 @@ def shard_loader(cfg: CfgNode, dataset: Dataset, info: DistInfo) -> DataLoader:
 
 
 def make_decoder(cfg: CfgNode):
+    if cfg.TEST.BLUR_KERNEL > 0 or cfg.TEST.SECOND_MAX_OFFSET:  # FashionAI reference filters
+        from .heatmap_filters import decode_heatmaps
+
+        def decode_filtered(heatmaps: np.ndarray, centers: np.ndarray, scales: np.ndarray):
+            return decode_heatmaps(heatmaps, centers, scales, blur_kernel=cfg.TEST.BLUR_KERNEL,
+                                   second_max=cfg.TEST.SECOND_MAX_OFFSET,
+                                   post_process=cfg.TEST.POST_PROCESS,
+                                   dark=cfg.TEST.POST_PROCESS_DARK)
+        return decode_filtered
+
     def decode(heatmaps: np.ndarray, centers: np.ndarray, scales: np.ndarray):
         return get_final_preds(heatmaps, centers, scales, post_process=cfg.TEST.POST_PROCESS,
                                dark=cfg.TEST.POST_PROCESS_DARK)
@@ -70,17 +81,19 @@ def official_scheme(scheme: KeypointScheme) -> KeypointScheme:
 
 def postprocess(cfg: CfgNode, raw: RawPredictions, scheme: KeypointScheme) -> Submission:
     """Rescore, optionally OKS-NMS per (image, category), and convert to the official layout."""
-    if cfg.TEST.RESCORE_ALL_CHANNELS:
-        mask = None
-    else:
-        mask = np.stack([scheme.category_mask(int(c)) for c in raw.category_ids])
+    mask = None  # the winner's rescoring: mean over all channels
+    if not cfg.TEST.RESCORE_ALL_CHANNELS:  # only the instance's own category's channels
+        ids = np.asarray(scheme.category_ids)
+        table = np.stack([scheme.category_mask(int(c)) for c in ids])
+        mask = table[np.searchsorted(ids, raw.category_ids)]
     scores = rescore(raw.box_scores, raw.keypoints[..., 2:3], cfg.TEST.IN_VIS_THRE, mask)
     keep = np.arange(len(scores))
     if cfg.TEST.USE_NMS and cfg.TEST.OKS_THRE < 1:
         keep = nms_per_group(cfg, raw, scores, scheme)
     official = official_scheme(scheme)
     kps = scheme.convert(raw.keypoints[keep], raw.category_ids[keep], official)
-    return Submission(raw.image_ids[keep], raw.category_ids[keep], kps, scores[keep])
+    return Submission(raw.image_ids[keep], raw.category_ids[keep], kps, scores[keep],
+                      raw.boxes[keep])
 
 
 def nms_per_group(cfg: CfgNode, raw: RawPredictions, scores: np.ndarray,
@@ -103,16 +116,22 @@ def nms_per_group(cfg: CfgNode, raw: RawPredictions, scores: np.ndarray,
     return np.sort(np.concatenate(kept))
 
 
-def evaluate_submission(sub: Submission, gt: Any, results_path: Path | None,
-                        categories: list[int] | None = None) -> dict:
-    """Write the results file (atomic) and compute the official AP on ``gt``."""
-    from ..evaluation import evaluate_arrays, write_results
+def evaluate_submission(sub: Submission, gt: Any, results_path: Path | None) -> dict:
+    """Write the results file (atomic) and compute the official AP of exactly what it holds.
+
+    ``gt`` is a COCO-style dict or path in the official layout (already restricted to the
+    categories under test). Returns ``{AP, AP50, ..., ARl, per_category: {name: AP}}``.
+    """
+    from ..evaluation import STAT_NAMES, GroundTruth, evaluate_keypoints, write_results
 
     if results_path is not None:
-        write_results(results_path, sub.image_ids, sub.category_ids, sub.keypoints, sub.scores)
-        logger.info("results written to %s (%d instances)", results_path, len(sub.scores))
-    return evaluate_arrays(gt, sub.image_ids, sub.category_ids, sub.keypoints, sub.scores,
-                           categories=categories)
+        write_results(results_path, sub.image_ids, sub.category_ids, sub.keypoints, sub.scores,
+                      boxes=sub.boxes)
+    result = evaluate_keypoints(GroundTruth.load(gt), sub.image_ids, sub.category_ids,
+                                sub.keypoints, sub.scores, as_submission=True)
+    stats: dict = {k: float(result.stats[k]) for k in STAT_NAMES}
+    stats["per_category"] = {k: float(v) for k, v in result.per_category.items()}
+    return stats
 
 
 def save_stats(stats: dict, path: Path) -> None:
@@ -132,11 +151,13 @@ def validate(cfg: CfgNode, model: nn.Module, dataset: Any, info: DistInfo, resul
 
     raw = predict_dataset(cfg, model, dataset, info)
     stats: dict = {}
-    if info.is_main:
+    if info.is_main and dataset.scheme.family == "fashionai":  # CSV + NE; AP = -NE
+        from ..workflow.fashionai import validate_fashionai
+        stats = validate_fashionai(raw, dataset, Path(results_dir), tag, cfg.DATASET.TEST_SET)
+    elif info.is_main:
         sub = postprocess(cfg, raw, dataset.scheme)
         name = f"keypoints_{cfg.DATASET.TEST_SET}_results_{tag}.json"
-        cats = list(cfg.DATASET.CATEGORIES) or None
-        stats = evaluate_submission(sub, dataset.evaluation_gt(), Path(results_dir) / name, cats)
+        stats = evaluate_submission(sub, dataset.evaluation_gt(), Path(results_dir) / name)
         save_stats(stats, Path(results_dir) / f"stats_{cfg.DATASET.TEST_SET}_{tag}.json")
         logger.info("evaluation (%s, %d instances):\n%s", tag, len(sub.scores),
                     format_stats_table(stats))

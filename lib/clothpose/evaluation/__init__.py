@@ -10,11 +10,12 @@ from .groundtruth import GroundTruth, GroundTruthError
 from .params import STAT_NAMES
 from .reference import evaluate_with_pycocotools
 from .report import format_category_table, format_stats_table
-from .results import Results, ResultsError, load_results, submission_keypoints, write_results
+from .results import (Results, ResultsError, load_results, read_results_list,
+                      submission_keypoints, write_results)
 
 __all__ = [
     "GroundTruth", "GroundTruthError", "KeypointEvalResult", "Results", "ResultsError",
     "STAT_NAMES", "detection_areas", "evaluate_keypoints", "evaluate_with_pycocotools",
-    "format_category_table", "format_stats_table", "load_results", "submission_keypoints",
+    "format_category_table", "format_stats_table", "load_results", "read_results_list", "submission_keypoints",
     "write_results",
 ]

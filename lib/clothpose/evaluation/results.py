@@ -68,12 +68,15 @@ def submission_keypoints(keypoints: np.ndarray, category_ids: np.ndarray,
 
 def write_results(path: str | os.PathLike, image_ids: np.ndarray, category_ids: np.ndarray,
                   keypoints294: np.ndarray, scores: np.ndarray,
-                  scheme: KeypointScheme | str = "deepfashion2") -> None:
+                  scheme: KeypointScheme | str = "deepfashion2",
+                  boxes: np.ndarray | None = None) -> None:
     """Write a submission file atomically; other categories' slots filled as documented above.
 
     Args:
         keypoints294: (N, K, 3) x, y, per-landmark score in the ``scheme``'s layout
             (DeepFashion2: K = 294); only the own category's block is used.
+        boxes: optional (N, 4) detection boxes (x, y, w, h), written as an extra ``bbox`` field
+            so that ensembling can match instances by box (evaluators ignore it).
     """
     scheme = get_scheme(scheme) if isinstance(scheme, str) else scheme
     img = np.asarray(image_ids).reshape(-1)
@@ -93,19 +96,23 @@ def write_results(path: str | os.PathLike, image_ids: np.ndarray, category_ids: 
         raise ResultsError(f"{path}: entry {bad[0]} has NaN or inf in keypoints or score")
     entries = [{"image_id": i, "category_id": c, "keypoints": row, "score": s}
                for i, c, row, s in zip(img.tolist(), cats.tolist(), flat.tolist(), sc.tolist())]
+    if boxes is not None:
+        bx = np.asarray(boxes, dtype=np.float64).reshape(len(img), 4)
+        for e, b in zip(entries, bx.tolist()):
+            e["bbox"] = b
     atomic_write(path, lambda f: json.dump(entries, f))
     logger.info("wrote %d results to %s", len(entries), path)
 
 
 def load_results(source: str | os.PathLike | list, gt: GroundTruth | None = None,
-                 num_keypoints: int | None = None) -> Results:
+                 num_keypoints: int | None = None, name: str | None = None) -> Results:
     """Read and validate a result file (or an already parsed list).
 
     Checks every entry for the four fields, integer ids, a finite score, ``3 * K`` finite
     keypoint values (K from ``gt``, else ``num_keypoints``, else 294) and, when ``gt`` is given,
     known image and category ids. Errors name the file, the entry index and the field.
     """
-    name = "<list>" if isinstance(source, list) else str(source)
+    name = name or ("<list>" if isinstance(source, list) else str(source))
     entries = source if isinstance(source, list) else _read_json(Path(source))
     if not isinstance(entries, list):
         raise ResultsError(f"{name}: expected a JSON list of results, got {type(entries).__name__}")
@@ -134,6 +141,14 @@ def load_results(source: str | os.PathLike | list, gt: GroundTruth | None = None
                 raise ResultsError(f"{name}: entry {bad[0]}: field {field!r} = {ids[bad[0]]} is "
                                    f"not in the ground truth {gt.source}")
     return Results(img, cats, kps, scores)
+
+
+def read_results_list(path: str | os.PathLike, gt: GroundTruth | None = None) -> list[dict]:
+    """The entries of a result file as dicts (extra fields such as ``bbox`` kept), validated
+    like ``load_results``; for tools that merge or ensemble files."""
+    entries = _read_json(Path(path))
+    load_results(entries, gt, name=str(path))
+    return entries
 
 
 def _read_json(path: Path) -> object:

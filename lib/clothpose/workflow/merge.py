@@ -13,9 +13,9 @@ logger = logging.getLogger(__name__)
 
 def read_results(path: str | Path) -> list[dict]:
     """A DeepFashion2 results file (list of instances), validated field by field."""
-    from ..evaluation import load_results_list
+    from ..evaluation import read_results_list
 
-    return load_results_list(path)
+    return read_results_list(path)
 
 
 def _instance_key(r: dict) -> tuple:
