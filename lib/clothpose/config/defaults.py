@@ -49,7 +49,15 @@ _C.MODEL.EXTRA = CN()
 _C.MODEL.EXTRA.PRETRAINED_LAYERS = ["*"]  # top-level module names to load; '*' = all
 _C.MODEL.EXTRA.FINAL_CONV_KERNEL = 1
 _C.MODEL.EXTRA.STEM_INPLANES = 64
-# HRNet stages (defaults: W32). STAGE1 is HRNet's fixed 4-bottleneck layer1.
+# HRNet stages (defaults: W32). STAGE1 is layer1 (Bottleneck blocks; 4 x 64 in every official
+# pose model, 1 x 32 in W18-small).
+_C.MODEL.EXTRA.STAGE1 = CN()
+_C.MODEL.EXTRA.STAGE1.NUM_MODULES = 1
+_C.MODEL.EXTRA.STAGE1.NUM_BRANCHES = 1
+_C.MODEL.EXTRA.STAGE1.BLOCK = "BOTTLENECK"
+_C.MODEL.EXTRA.STAGE1.NUM_BLOCKS = [4]
+_C.MODEL.EXTRA.STAGE1.NUM_CHANNELS = [64]
+_C.MODEL.EXTRA.STAGE1.FUSE_METHOD = "SUM"
 for _name, _branches, _modules in (("STAGE2", 2, 1), ("STAGE3", 3, 4), ("STAGE4", 4, 3)):
     _s = CN()
     _s.NUM_MODULES = _modules

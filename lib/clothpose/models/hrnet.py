@@ -117,7 +117,8 @@ class PoseHighResolutionNet(nn.Module):
     """HRNet: stride-4 stem + Bottleneck layer1, then stages 2..4; heatmaps from branch 0."""
 
     def __init__(self, stages: Sequence[StageSpec], num_keypoints: int,
-                 final_conv_kernel: int = 1, stem_width: int = 64) -> None:
+                 final_conv_kernel: int = 1, stem_width: int = 64,
+                 layer1_planes: int = 64, layer1_blocks: int = 4) -> None:
         super().__init__()
         if len(stages) != 3:
             raise ValueError(f"HRNet needs STAGE2..STAGE4 specs, got {len(stages)}")
@@ -126,7 +127,7 @@ class PoseHighResolutionNet(nn.Module):
         self.conv2 = nn.Conv2d(stem_width, stem_width, 3, stride=2, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(stem_width, momentum=BN_MOMENTUM)
         self.relu = nn.ReLU(inplace=True)
-        self.layer1, pre = make_res_layer(Bottleneck, stem_width, 64, 4)
+        self.layer1, pre = make_res_layer(Bottleneck, stem_width, layer1_planes, layer1_blocks)
         pre_channels = [pre]
         for idx, spec in enumerate(stages, start=2):
             expansion = get_block(spec.block).expansion
@@ -156,8 +157,11 @@ class PoseHighResolutionNet(nn.Module):
 
 
 def build_pose_hrnet(cfg: CfgNode) -> PoseHighResolutionNet:
-    """HRNet from ``MODEL.EXTRA`` (STAGE2..4, FINAL_CONV_KERNEL, STEM_INPLANES)."""
+    """HRNet from ``MODEL.EXTRA`` (STAGE1 (layer1; W18-small style), STAGE2..4,
+    FINAL_CONV_KERNEL, STEM_INPLANES)."""
     extra = cfg.MODEL.EXTRA
     stages = [StageSpec.from_cfg(extra[k], k) for k in ("STAGE2", "STAGE3", "STAGE4")]
     return PoseHighResolutionNet(stages, int(cfg.MODEL.NUM_JOINTS),
-                                 int(extra.FINAL_CONV_KERNEL), int(extra.STEM_INPLANES))
+                                 int(extra.FINAL_CONV_KERNEL), int(extra.STEM_INPLANES),
+                                 int(extra.STAGE1.NUM_CHANNELS[0]),
+                                 int(extra.STAGE1.NUM_BLOCKS[0]))
