@@ -49,14 +49,10 @@ def common_opts(args: argparse.Namespace) -> list[str]:
     return opts
 
 
-def last_stats(path: Path) -> dict:
-    return json.loads(path.read_text())
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     t0 = time.time()
-    data, raw, prepared = Path(args.data), Path(args.data) / "raw", Path(args.data) / "prepared"
+    raw, prepared = Path(args.data) / "raw", Path(args.data) / "prepared"
     if not (raw / "validation" / "annos").exists():
         step("1. synthetic DeepFashion2 data (raw download layout)",
              tool("make_synthetic_deepfashion2.py", "--out", str(raw), "--train", str(args.train),
@@ -73,16 +69,23 @@ def main(argv=None) -> int:
          tool("finetune_categories.py", "--cfg", ft_cfg, "--init", str(agg_out / "model_best.pth"),
               "--categories", args.categories, *opts, "TRAIN.END_EPOCH", str(args.finetune_epochs)))
     det = raw / "detections" / "validation_detections.json"
-    final = {}
-    for tag, box_opts in (("gt", ["TEST.USE_GT_BBOX", "True"]),
-                          ("det", ["TEST.USE_GT_BBOX", "False", "TEST.COCO_BBOX_FILE", str(det)])):
-        step(f"5. flip test of the finetuned categories ({tag} boxes)",
+    sub_dir = Path(args.output) / "submission"
+    for tag, box_opts in (("det", ["TEST.USE_GT_BBOX", "False", "TEST.COCO_BBOX_FILE", str(det)]),
+                          ("gt", ["TEST.USE_GT_BBOX", "True"])):
+        step(f"5. flip test ({tag} boxes): finetuned categories + aggregation model for the rest, "
+             "merged and evaluated",
              tool("test_categories.py", "--cfg", ft_cfg, "--categories", args.categories,
-                  "--out", str(Path(args.output) / "submission" / f"finetuned_{tag}.json"),
+                  "--fallback-weights", str(agg_out / "model_best.pth"),
+                  "--out", str(sub_dir / tag / "keypoints_validation_results.json"),
                   *opts, *box_opts, "TEST.FLIP_TEST", "True"))
-        final[tag] = Path(args.output) / "submission" / f"finetuned_{tag}.json"
+    stats = json.loads((sub_dir / "gt" / "report.json").read_text())
+    det_stats = json.loads((sub_dir / "det" / "report.json").read_text())
     print(f"\nfinished in {time.time() - t0:.0f} s")
-    print(f"TensorBoard logs: {Path(args.output) / 'log'}")
+    print(f"detection boxes: AP={det_stats['AP']:.4f}   (report {sub_dir / 'det' / 'report.md'})")
+    print(f"prediction pictures: {sub_dir / 'gt' / 'examples.png'}, {sub_dir / 'det' / 'examples.png'}")
+    print(f"TensorBoard logs: {Path(args.output) / 'log'}  (tensorboard --logdir {Path(args.output) / 'log'})")
+    print(f"merged submission with GT boxes: {sub_dir / 'gt' / 'keypoints_validation_results.json'}")
+    print(f"AP={stats['AP']:.4f}")
     return 0
 
 

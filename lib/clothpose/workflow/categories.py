@@ -35,17 +35,17 @@ def parse_categories(spec: str, valid: Sequence[int]) -> list[int]:
     return sorted(out)
 
 
-def category_cfg(cfg: CfgNode, category: int) -> CfgNode:
+def category_cfg(cfg: CfgNode, categories: int | Sequence[int]) -> CfgNode:
     c = cfg.clone()
     c.defrost()
-    c.DATASET.CATEGORIES = [category]
+    c.DATASET.CATEGORIES = [categories] if isinstance(categories, int) else list(categories)
     c.freeze()
     return c
 
 
-def category_output(cfg: CfgNode, category: int) -> Path:
-    """Run folder of ``cfg`` restricted to ``category`` (what tools/train.py will use)."""
-    return run_dirs(category_cfg(cfg, category)).output
+def category_output(cfg: CfgNode, categories: int | Sequence[int]) -> Path:
+    """Run folder of ``cfg`` restricted to ``categories`` (what tools/train.py will use)."""
+    return run_dirs(category_cfg(cfg, categories)).output
 
 
 def python_command(tool: str, args: Sequence[str], nproc: int = 1) -> list[str]:

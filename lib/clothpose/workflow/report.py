@@ -48,8 +48,8 @@ def _crop(image: np.ndarray, pts: np.ndarray, pad: float = 0.25) -> tuple[np.nda
     x0, y0 = pts[ok, :2].min(axis=0)
     x1, y1 = pts[ok, :2].max(axis=0)
     px, py = (x1 - x0) * pad + 8, (y1 - y0) * pad + 8
-    x0, y0 = int(max(0, x0 - px)), int(max(0, y0 - py))
-    x1, y1 = int(min(w, x1 + px)), int(min(h, y1 + py))
+    x0, y0 = int(np.clip(x0 - px, 0, w - 1)), int(np.clip(y0 - py, 0, h - 1))
+    x1, y1 = int(np.clip(x1 + px, x0 + 2, w)), int(np.clip(y1 + py, y0 + 2, h))
     return image[y0:y1, x0:x1], np.array([x0, y0], dtype=np.float64)
 
 
@@ -94,3 +94,35 @@ def save_example_grid(dataset: Any, sub: Any, path: str | Path, per_category: in
         return None
     save_png(path, category_grid(examples, scheme, ncols=per_category, cell_size=(256, 160)))
     return Path(path)
+
+
+def evaluate_and_report(cfg: Any, results_path: str | Path, per_category: int = 4) -> dict | None:
+    """Evaluate a (merged) submission on the config's test set and write the report next to it:
+    ``report.md`` / ``report.json`` (overall + per-category AP) and ``examples.png``.
+    Returns the stats, or None when the set has no ground truth."""
+    from ..data import build_dataset
+    from ..evaluation import GroundTruth, evaluate_keypoints, load_results
+    from .categories import category_cfg
+
+    full = category_cfg(cfg, [])  # every category of the set
+    dataset = build_dataset(full, full.DATASET.TEST_SET, is_train=False)
+    gt_dict = dataset.evaluation_gt()
+    if gt_dict is None:
+        logger.info("no ground truth for %s: %s not evaluated", full.DATASET.TEST_SET, results_path)
+        return None
+    gt = GroundTruth.load(gt_dict)
+    res = load_results(results_path, gt)
+    result = evaluate_keypoints(gt, res.image_ids, res.category_ids, res.keypoints, res.scores,
+                                as_submission=False)
+    stats: dict = {k: float(result.stats[k]) for k in STAT_KEYS}
+    stats["per_category"] = {k: float(v) for k, v in result.per_category.items()}
+    out = Path(results_path).parent
+    write_report(stats, out, f"{Path(results_path).name} on {full.DATASET.TEST_SET}")
+    scheme = get_scheme(dataset.scheme.family)
+    examples = example_images(dataset.image_paths(), gt_dict, res.image_ids, res.category_ids,
+                              res.keypoints, res.scores, scheme, per_category)
+    if examples:
+        save_png(out / "examples.png", category_grid(examples, scheme, ncols=per_category,
+                                                     cell_size=(256, 160)))
+    logger.info("report: %s, examples: %s", out / "report.md", out / "examples.png")
+    return stats
