@@ -2,6 +2,7 @@
 from .build import build_dataset, official_gt, register_record_builder
 from .coco_records import (AnnotationFileError, parse_coco_keypoints, parse_detections)
 from .keypoint_dataset import BadSampleError, KeypointDataset
+from . import fashionai as _fashionai  # noqa: F401,E402  registers the FashionAI record builder
 
 __all__ = ["AnnotationFileError", "BadSampleError", "KeypointDataset", "build_dataset",
            "official_gt", "parse_coco_keypoints", "parse_detections", "register_record_builder"]
