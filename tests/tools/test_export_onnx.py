@@ -53,7 +53,8 @@ def test_checker_metadata_and_dynamic_batch(exported, capsys):
     proto = onnx.load(str(d / "m.onnx"))
     onnx.checker.check_model(proto)
     meta = {p.key: p.value for p in proto.metadata_props}
-    assert meta["clothpose.scheme"] == "deepfashion2-agg81" and meta["clothpose.image_size"] == "96x128"
+    assert meta["clothpose.scheme"] == "deepfashion2-agg81"
+    assert meta["clothpose.image_size"] == "96x128"
     assert proto.opset_import[0].version == 17
     sess = ort.InferenceSession(str(d / "m.onnx"), providers=["CPUExecutionProvider"])
     assert sess.get_inputs()[0].shape[1:] == [3, 128, 96]
