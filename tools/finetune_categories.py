@@ -15,6 +15,7 @@ from pathlib import Path
 
 from clothpose.config import load_config
 from clothpose.keypoints import get_scheme
+from clothpose.utils.cli import parse_with_opts
 from clothpose.utils.logging import setup_logger
 from clothpose.workflow.categories import (category_output, finished_run, load_summary,
                                            parse_categories, python_command, run,
@@ -29,8 +30,8 @@ def main(argv=None) -> int:
     p.add_argument("--init", required=True, help="aggregation checkpoint to start every category from")
     p.add_argument("--categories", default="1-13", help="e.g. 1-13, 3,7 or 1-3,8")
     p.add_argument("--nproc", type=int, default=1, help="processes per category run (torchrun)")
-    p.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides for every run")
-    args = p.parse_args(argv)
+    p.epilog = "Any other arguments are KEY VALUE config overrides for every run."
+    args = parse_with_opts(p, argv)
     setup_logger()
     if not Path(args.init).exists():
         raise SystemExit(f"--init {args.init!r} does not exist")

@@ -22,7 +22,7 @@ from clothpose.workflow.report import save_example_grid
 from clothpose.core.testing import evaluate_submission, postprocess, predict_dataset, save_stats
 from clothpose.data import build_dataset
 from clothpose.models import build_model
-from clothpose.utils.cli import default_argument_parser, opts_from_args
+from clothpose.utils.cli import default_argument_parser, opts_from_args, parse_with_opts
 from clothpose.utils.dist import cleanup, init_distributed
 from clothpose.utils.paths import setup_run
 
@@ -35,7 +35,33 @@ def parse_args(argv=None):
                    help="results file name (default keypoints_<set>_results_0.json)")
     p.add_argument("--examples", type=int, default=4,
                    help="example pictures per category in the PNG grid (0 = none)")
-    return p.parse_args(argv)
+    return parse_with_opts(p, argv)
+
+
+def report_deepfashion2(args, cfg, raw, dataset, results_dir: Path) -> None:
+    """Submission JSON (atomic), example pictures, then the AP table when GT exists."""
+    name = args.results_name or f"keypoints_{cfg.DATASET.TEST_SET}_results_0.json"
+    sub = postprocess(cfg, raw, dataset.scheme)
+    gt = dataset.evaluation_gt()
+    stats = None
+    if gt is None:
+        from clothpose.evaluation import write_results
+        write_results(results_dir / name, sub.image_ids, sub.category_ids, sub.keypoints,
+                      sub.scores, boxes=sub.boxes)
+        logger.info("no ground truth for %s: wrote %s only", cfg.DATASET.TEST_SET, results_dir / name)
+    else:
+        stats = evaluate_submission(sub, gt, results_dir / name)
+        save_stats(stats, results_dir / (Path(name).stem + "_stats.json"))
+    if args.examples > 0:
+        png = save_example_grid(dataset, sub, results_dir / (Path(name).stem + "_examples.png"),
+                                per_category=args.examples)
+        logger.info("example predictions: %s", png)
+    print(f"results: {results_dir / name}")
+    if stats is not None:
+        from clothpose.evaluation import format_category_table, format_stats_table
+        print(format_stats_table(stats))
+        print(format_category_table(stats["per_category"]))
+        print(f"AP={stats['AP']:.4f}")
 
 
 def main(argv=None) -> int:
@@ -63,27 +89,7 @@ def main(argv=None) -> int:
             print(format_ne_table(stats))
             print(f"NE={stats['NE']:.4f}")
     elif info.is_main:
-        results_dir = dirs.output / "results"
-        name = args.results_name or f"keypoints_{cfg.DATASET.TEST_SET}_results_0.json"
-        sub = postprocess(cfg, raw, dataset.scheme)
-        gt = dataset.evaluation_gt()
-        if gt is None:
-            from clothpose.evaluation import write_results
-            write_results(results_dir / name, sub.image_ids, sub.category_ids, sub.keypoints,
-                          sub.scores, boxes=sub.boxes)
-            logger.info("no ground truth for %s: wrote %s only", cfg.DATASET.TEST_SET,
-                        results_dir / name)
-        else:
-            from clothpose.evaluation import format_category_table, format_stats_table
-            stats = evaluate_submission(sub, gt, results_dir / name)
-            save_stats(stats, results_dir / (Path(name).stem + "_stats.json"))
-            print(format_stats_table(stats))
-            print(format_category_table(stats["per_category"]))
-            print(f"AP={stats['AP']:.4f}")
-        if args.examples > 0:
-            png = save_example_grid(dataset, sub, results_dir / (Path(name).stem + "_examples.png"),
-                                    per_category=args.examples)
-            logger.info("example predictions: %s", png)
+        report_deepfashion2(args, cfg, raw, dataset, dirs.output / "results")
     cleanup()
     return 0
 

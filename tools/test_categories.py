@@ -19,6 +19,7 @@ from pathlib import Path
 
 from clothpose.config import load_config
 from clothpose.keypoints import get_scheme
+from clothpose.utils.cli import parse_with_opts
 from clothpose.utils.logging import setup_logger
 from clothpose.workflow.categories import (category_output, parse_categories, python_command,
                                            run)
@@ -44,8 +45,8 @@ def main(argv=None) -> int:
                    help="model for every other category of the scheme (e.g. the aggregation model)")
     p.add_argument("--out", default="", help="merged submission (default: next to the runs)")
     p.add_argument("--nproc", type=int, default=1, help="processes per test run (torchrun)")
-    p.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides for every run")
-    args = p.parse_args(argv)
+    p.epilog = "Any other arguments are KEY VALUE config overrides for every run."
+    args = parse_with_opts(p, argv)
     setup_logger()
     cfg = load_config(args.cfg, args.opts)
     scheme = get_scheme(cfg.DATASET.SCHEME)

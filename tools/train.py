@@ -24,7 +24,7 @@ from clothpose.core.optim import build_optimizer, build_scheduler, configure_cud
 from clothpose.core.testing import validate
 from clothpose.data import build_dataset
 from clothpose.models import build_model, init_from_checkpoint
-from clothpose.utils.cli import default_argument_parser, opts_from_args
+from clothpose.utils.cli import default_argument_parser, opts_from_args, parse_with_opts
 from clothpose.utils.dist import all_reduce_mean, barrier, cleanup, init_distributed
 from clothpose.utils.paths import setup_run
 
@@ -34,7 +34,7 @@ logger = logging.getLogger("clothpose.train")
 def parse_args(argv=None):
     p = default_argument_parser("Train a clothes-landmark model")
     p.add_argument("--seed", type=int, default=None, help="seed every RNG (overrides SEED)")
-    return p.parse_args(argv)
+    return parse_with_opts(p, argv)
 
 
 def build_train_loader(cfg, dataset, info):
@@ -42,8 +42,9 @@ def build_train_loader(cfg, dataset, info):
     return DataLoader(dataset, batch_size=cfg.TRAIN.BATCH_SIZE_PER_GPU,
                       shuffle=cfg.TRAIN.SHUFFLE and sampler is None, sampler=sampler,
                       num_workers=cfg.WORKERS, pin_memory=cfg.PIN_MEMORY and info.device.type == "cuda",
-                      drop_last=len(dataset) > cfg.TRAIN.BATCH_SIZE_PER_GPU * info.world_size,
-                      persistent_workers=cfg.WORKERS > 0)
+                      drop_last=len(dataset) > cfg.TRAIN.BATCH_SIZE_PER_GPU * info.world_size)
+    # Workers are not persistent: each epoch's workers are seeded from the torch RNG, which
+    # checkpoint.pth restores, so a resumed run sees the same augmentations.
 
 
 def prepare_model(cfg, info):
@@ -100,6 +101,7 @@ def main(argv=None) -> int:
     for epoch in range(begin, cfg.TRAIN.END_EPOCH):
         if isinstance(loader.sampler, DistributedSampler):
             loader.sampler.set_epoch(epoch)
+        train_set.set_epoch(epoch)
         stats = train_one_epoch(model, loader, criterion, optimizer, info.device, epoch,
                                 scaler=scaler, amp=cfg.TRAIN.AMP, channels_last=cfg.TRAIN.CHANNELS_LAST,
                                 max_iters=cfg.TRAIN.MAX_ITERS_PER_EPOCH, print_freq=cfg.PRINT_FREQ,

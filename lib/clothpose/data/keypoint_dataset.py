@@ -73,6 +73,7 @@ class KeypointDataset(Dataset):
         self._bad_files: set[str] = set()
         self._rng_key: tuple | None = None
         self._rng: np.random.Generator | None = None
+        self.epoch = 0
         self.ann_file: str | None = None
         self.image_ids: list = sorted({r["image_id"] for r in self.records})
         self._gt_loader = None
@@ -82,12 +83,19 @@ class KeypointDataset(Dataset):
         return len(self.records)
 
     # ------------------------------------------------------------------ randomness / IO
+    def set_epoch(self, epoch: int) -> None:
+        """Start the augmentation stream of ``epoch``; with the torch RNG restored on resume this
+        makes a resumed run draw exactly the augmentations of an uninterrupted one (with or
+        without DataLoader workers)."""
+        self.epoch = int(epoch)
+
     def rng(self) -> np.random.Generator:
-        """A generator per process and DataLoader worker seed (re-seeded each epoch's workers)."""
-        key = (os.getpid(), torch.initial_seed())
+        """A generator per process, DataLoader worker seed and epoch."""
+        key = (os.getpid(), torch.initial_seed(), self.epoch)
         if key != self._rng_key:
             self._rng_key = key
-            self._rng = np.random.default_rng([self.seed, torch.initial_seed() % (1 << 63)])
+            self._rng = np.random.default_rng([self.seed, self.epoch,
+                                               torch.initial_seed() % (1 << 63)])
         return self._rng  # type: ignore[return-value]
 
     def _read(self, path: str) -> np.ndarray | None:
