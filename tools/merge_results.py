@@ -23,9 +23,9 @@ def main(argv=None) -> int:
     setup_logger()
     lists = [read_results(f) for f in args.results]
     merged, dropped = merge_results(lists, args.results)
-    if args.gt:
-        from clothpose.evaluation import check_results_against_gt
-        check_results_against_gt(merged, args.gt, source=args.out)
+    if args.gt:  # every image and category id must exist in the ground truth
+        from clothpose.evaluation import GroundTruth, load_results
+        load_results(merged, GroundTruth.load(args.gt), name=f"merge of {', '.join(args.results)}")
     write_results_list(args.out, merged)
     print(f"{len(merged)} instances from {len(lists)} files ({dropped} duplicates dropped) -> {args.out}")
     return 0

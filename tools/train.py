@@ -74,6 +74,9 @@ def main(argv=None) -> int:
     model = prepare_model(cfg, info)
     train_set = build_dataset(cfg, cfg.DATASET.TRAIN_SET, is_train=True)
     valid_set = build_dataset(cfg, cfg.DATASET.TEST_SET, is_train=False) if cfg.TRAIN.VAL_FREQ else None
+    if len(train_set) == 0:
+        raise SystemExit(f"no training samples in {train_set.ann_file} for categories "
+                         f"{list(cfg.DATASET.CATEGORIES) or 'all'}")
     loader = build_train_loader(cfg, train_set, info)
     criterion = build_loss(cfg).to(info.device)
     optimizer = build_optimizer(cfg, model)

@@ -42,9 +42,12 @@ def match_instances(reference: list[dict], other: list[dict], names: tuple[str, 
                     min_iou: float = 0.9) -> np.ndarray:
     """For each reference entry, the index of the same instance in ``other``."""
     ref_groups, oth_groups = _groups(reference, names[0]), _groups(other, names[1])
-    if len(reference) != len(other) or ref_groups.keys() != oth_groups.keys():
-        raise EnsembleError(f"{names[0]} and {names[1]} do not describe the same instances "
-                            f"({len(reference)} vs {len(other)} entries)")
+    only = sorted(set(ref_groups) ^ set(oth_groups))
+    if only:
+        img, cat = only[0]
+        where = names[0] if (img, cat) in ref_groups else names[1]
+        raise EnsembleError(f"{names[0]} and {names[1]} do not describe the same instances: "
+                            f"image {img} category {cat} is only in {where}")
     match = np.full(len(reference), -1, dtype=np.int64)
     for key, ref_idx in ref_groups.items():
         oth_idx = oth_groups[key]
