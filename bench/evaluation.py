@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -21,15 +19,7 @@ import numpy as np
 from clothpose.evaluation import (STAT_NAMES, GroundTruth, evaluate_keypoints,
                                   evaluate_with_pycocotools, load_results, write_results)
 from clothpose.evaluation.synthetic import make_synthetic_set
-
-
-def timed(fn, repeats: int):
-    times, out = [], None
-    for _ in range(repeats):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), out
+from timing import median_time  # bench/timing.py, beside this script
 
 
 def main() -> None:
@@ -44,11 +34,11 @@ def main() -> None:
         write_results(res_path, res.image_ids, res.category_ids, res.keypoints, res.scores)
         print(f"{len(gt['annotations'])} GT instances, {len(res)} detections, "
               f"{len(gt['images'])} images, 13 categories")
-        t_ref, reference = timed(lambda: evaluate_with_pycocotools(gt_path, res_path),
+        t_ref, reference = median_time(lambda: evaluate_with_pycocotools(gt_path, res_path),
                                  args.repeats)
         ref, ref_cat = reference.stats, reference.per_category
-        t_index, g = timed(lambda: GroundTruth.load(gt_path), 1)
-        t_fast, fast = timed(lambda: evaluate_keypoints(g, res.image_ids, res.category_ids,
+        t_index, g = median_time(lambda: GroundTruth.load(gt_path), 1)
+        t_fast, fast = median_time(lambda: evaluate_keypoints(g, res.image_ids, res.category_ids,
                                                         res.keypoints, res.scores), 7)
 
         def from_files():
@@ -57,7 +47,7 @@ def main() -> None:
             return evaluate_keypoints(g2, r.image_ids, r.category_ids, r.keypoints, r.scores,
                                       as_submission=False)
 
-        t_files, fast_files = timed(from_files, args.repeats)
+        t_files, fast_files = median_time(from_files, args.repeats)
     diffs = [abs(fast.stats[n] - ref[n]) for n in STAT_NAMES]
     diffs += [abs(fast.per_category[n] - ref_cat[n]) for n in ref_cat]
     assert fast.stats == ref == fast_files.stats, (fast.stats, ref)

@@ -8,14 +8,13 @@ Asserts both implementations keep the same instances.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 
 from clothpose.keypoints import get_scheme
 from clothpose.nms import oks_nms, oks_nms_numpy, soft_oks_nms, soft_oks_nms_numpy
 from clothpose.nms.suppression import _extension
+from timing import median_time  # bench/timing.py, beside this script
 
 
 def make_candidates(n: int, k: int, seed: int = 0):
@@ -27,15 +26,6 @@ def make_candidates(n: int, k: int, seed: int = 0):
     kpts[:, :, :2] = base[pick] + rng.normal(size=(n, k, 2)) * rng.uniform(0.2, 5, (n, 1, 1))
     kpts[:, :, 2] = rng.uniform(0, 1, (n, k))
     return kpts, rng.uniform(0, 1, n), rng.uniform(3000, 30000, n)
-
-
-def median_time(fn, repeats: int):
-    times, out = [], None
-    for _ in range(repeats):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), out
 
 
 def main() -> None:

@@ -16,8 +16,7 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
 from clothpose.config import check_paths, load_config
-from clothpose.core.checkpoint import (load_training_state, save_training_state, save_weights,
-                                       unwrap)
+from clothpose.core.checkpoint import load_training_state, save_training_state, save_weights
 from clothpose.core.function import train_one_epoch
 from clothpose.core.loss import build_loss
 from clothpose.core.optim import build_optimizer, build_scheduler, configure_cudnn, seed_everything

@@ -24,7 +24,6 @@ import numpy as np
 from tqdm import tqdm
 
 from ..keypoints import deepfashion2 as df2
-from ..utils.io import atomic_write
 from .imagesize import image_size
 
 logger = logging.getLogger(__name__)
