@@ -19,6 +19,7 @@ import numpy as np
 from ..keypoints import KeypointScheme, get_scheme
 from ..keypoints import fashionai as fai
 from ..utils.io import atomic_write
+from .imagesize import image_size as read_image_size  # header-only size, cv2 fallback
 
 logger = logging.getLogger(__name__)
 
@@ -278,28 +279,6 @@ def merge_results(test: FashionAITable, results: Sequence[FashionAITable]) -> Fa
         raise FashionAICSVError(f"image {image_id!r} ({seen[image_id]}): keypoint "
                                 f"{fai.KEYPOINTS[k]!r} of its type is missing (-1_-1_-1)")
     return FashionAITable("merged results", list(test.image_ids), cats, kps)
-
-
-def read_image_size(path: str | os.PathLike) -> tuple[int, int]:
-    """(width, height) from the JPEG/PNG header without decoding; other formats via cv2."""
-    with open(path, "rb") as f:
-        head = f.read(26)
-        if head[:8] == b"\x89PNG\r\n\x1a\n":
-            return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
-        if head[:2] == b"\xff\xd8":
-            f.seek(2)
-            while (marker := f.read(2)) and len(marker) == 2 and marker[0] == 0xFF:
-                length = int.from_bytes(f.read(2), "big")
-                if 0xC0 <= marker[1] <= 0xCF and marker[1] not in (0xC4, 0xC8, 0xCC):
-                    sof = f.read(5)  # precision, height, width
-                    return int.from_bytes(sof[3:5], "big"), int.from_bytes(sof[1:3], "big")
-                f.seek(length - 2, os.SEEK_CUR)
-    import cv2
-
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise OSError(f"{path}: cannot read image")
-    return int(image.shape[1]), int(image.shape[0])
 
 
 def _boxes(raw: np.ndarray, labelled: np.ndarray, sizes: np.ndarray, input_mode: str,
