@@ -106,6 +106,22 @@ def test_per_type_runs_merge_into_one_submission(run, capsys):
     assert merged.read_text() == run["csv"].read_text()
 
 
+def test_per_type_scheme_run(run, capsys):
+    """The reference's per-type model: DATASET.SCHEME fashionai-skirt (4 channels) + filter."""
+    opts = [*run["opts"], "DATASET.SCHEME", "fashionai-skirt", "DATASET.CATEGORIES", "[4]",
+            "CFG_NAME", "tiny_skirt"]
+    assert TRAIN.main(["--cfg", CFG, *opts]) == 0
+    folder = run["folder"].parent / "tiny_skirt-category4"
+    stats = json.loads((folder / "results" / "stats_test_epoch0.json").read_text())
+    assert list(stats["per_type"]) == ["skirt"] and stats["images"] == 1
+    assert TEST.main(["--cfg", CFG, "--examples", "0", "--results-name", "skirt4.csv", *opts,
+                      "TEST.MODEL_FILE", str(folder / "final_state.pth")]) == 0
+    assert printed_ne(capsys.readouterr().out) > 0
+    sub = read_annotations(folder / "results" / "skirt4.csv")
+    assert sub.category_names == ["skirt"]
+    np.testing.assert_array_equal(np.flatnonzero(sub.keypoints[0, :, 2] == 1), [15, 16, 17, 18])
+
+
 def test_ensembles(run, capsys):
     weights = run["weights"]
     out = run["out"] / "ens.csv"

@@ -112,3 +112,32 @@ def test_heatmap_average_rejects_different_shapes():
 
     with pytest.raises(ValueError, match="different heatmap shapes"):
         HeatmapAverage([Linear(0), Other()])(torch.zeros(1, 3, 4, 4))
+
+
+def test_cpn_mining_per_type_layout_keeps_half_of_the_types_channels():
+    """Reference: RefineNet keeps floor(K/2) of a type's K channel losses (skirt: 2 of 4). With
+    the type's own scheme that is what the loss does; in the 24-channel layout with a type
+    filter the other 20 channels carry no weight and all 4 valid ones are kept."""
+    from clothpose.core.loss import CPNLoss
+
+    loss = CPNLoss(0.5)
+    target = torch.zeros(2, 4, 8, 8)
+    target[:, :, 4, 4] = 1.0
+    pred = torch.zeros(2, 4, 8, 8)
+    for c, err in enumerate([0.1, 0.4, 0.2, 0.8]):       # per-channel error at the positive pixel
+        pred[:, c, 4, 4] = 1.0 - err
+    per_channel = loss.channel_losses(pred, target, torch.ones(2, 4))[0]
+    np.testing.assert_allclose(per_channel.numpy(), 0.5 * np.array([0.1, 0.4, 0.2, 0.8]),
+                               rtol=1e-3)
+    total = loss([pred, pred], target, torch.ones(2, 4))
+    global_part = per_channel.mean()
+    refine_part = (per_channel[3] + per_channel[1]) / 2                  # top 2 of 4
+    assert float(total) == pytest.approx(float(global_part + refine_part), rel=1e-5)
+    wide_pred = torch.zeros(2, 24, 8, 8)
+    wide_target = torch.zeros(2, 24, 8, 8)
+    skirt = [15, 16, 17, 18]
+    wide_pred[:, skirt], wide_target[:, skirt] = pred, target
+    weight = torch.zeros(2, 24)
+    weight[:, skirt] = 1
+    wide = loss([wide_pred, wide_pred], wide_target, weight)
+    assert float(wide) == pytest.approx(float(2 * per_channel.mean()), rel=1e-5)
