@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .inference import get_final_preds, get_max_preds, heatmap_to_image
+from .inference import get_final_preds, heatmap_to_image
 
 
 def blur_sigma(kernel: int) -> float:

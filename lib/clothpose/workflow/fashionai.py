@@ -110,7 +110,8 @@ def validate_fashionai(raw: Any, dataset: Any, results_dir: Path, tag: str, test
                        ) -> dict:
     """Validation during training: CSV + NE; ``AP`` is -NE (``-inf`` without ground truth)."""
     results_dir = Path(results_dir)
-    stats = evaluate_fashionai(raw, dataset, results_dir / f"fashionai_{test_set}_results_{tag}.csv")
+    csv_path = results_dir / f"fashionai_{test_set}_results_{tag}.csv"
+    stats = evaluate_fashionai(raw, dataset, csv_path)
     if stats is None:
         logger.warning("%s has no ground truth: no NE, best-model selection is off", test_set)
         return {"AP": float("-inf")}
