@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from clothpose.config import check_paths, load_config
 from clothpose.core.checkpoint import load_training_state, save_training_state, save_weights
+from clothpose.core.debug import debug_images, save_debug_images
 from clothpose.core.function import train_one_epoch
 from clothpose.core.loss import build_loss
 from clothpose.core.optim import build_optimizer, build_scheduler, configure_cudnn, seed_everything
@@ -100,6 +101,13 @@ def main(argv=None) -> int:
         writer = SummaryWriter(logdir=str(dirs.tensorboard))
     steps_per_epoch = len(loader) if cfg.TRAIN.MAX_ITERS_PER_EPOCH <= 0 else \
         min(len(loader), cfg.TRAIN.MAX_ITERS_PER_EPOCH)
+    def debug_hook(epoch):
+        if not (cfg.DEBUG.DEBUG and info.is_main):
+            return None
+        return lambda x, t, o, step: save_debug_images(
+            cfg, debug_images(x, t, o, cfg.DATASET.COLOR_RGB), dirs.output / "debug",
+            f"train_epoch{epoch}", writer, step)
+
     for epoch in range(begin, cfg.TRAIN.END_EPOCH):
         if isinstance(loader.sampler, DistributedSampler):
             loader.sampler.set_epoch(epoch)
@@ -108,7 +116,7 @@ def main(argv=None) -> int:
                                 scaler=scaler, amp=cfg.TRAIN.AMP, channels_last=cfg.TRAIN.CHANNELS_LAST,
                                 max_iters=cfg.TRAIN.MAX_ITERS_PER_EPOCH, print_freq=cfg.PRINT_FREQ,
                                 writer=writer, global_step=epoch * steps_per_epoch,
-                                show_progress=info.is_main)
+                                show_progress=info.is_main, debug_hook=debug_hook(epoch))
         loss = all_reduce_mean(stats.loss, info.device)
         logger.info("epoch %d: loss %.6f acc %.3f lr %.2e (%.1f samples/s)", epoch, loss,
                     stats.accuracy, optimizer.param_groups[0]["lr"], stats.samples_per_second)

@@ -42,7 +42,9 @@ def run_dir(out: Path, cfg_name: str = "tiny_agg81") -> Path:
 @pytest.fixture(scope="module")
 def trained(synthetic_df2, tmp_path_factory):
     out = tmp_path_factory.mktemp("train")
-    r = tool("train.py", "--cfg", CFG, *common(synthetic_df2, out), "TRAIN.END_EPOCH", "2")
+    r = tool("train.py", "--cfg", CFG, *common(synthetic_df2, out), "TRAIN.END_EPOCH", "2",
+             "DEBUG.DEBUG", "True", "DEBUG.SAVE_BATCH_IMAGES_GT", "True",
+             "DEBUG.SAVE_HEATMAPS_PRED", "True")
     assert r.returncode == 0, r.stdout + r.stderr
     return out, r
 
@@ -58,6 +60,9 @@ def test_train_writes_checkpoints_and_validates(trained):
     stats = json.loads((run / "results" / "stats_validation_epoch1.json").read_text())
     assert 0.0 <= stats["AP"] <= 1.0 and len(stats["per_category"]) >= 1
     assert any((out / "log").rglob("events.out.tfevents*"))
+    debug = sorted(p.name for p in (run / "debug").iterdir())  # only the switched-on pictures
+    assert debug == ["train_epoch0_batch_gt.png", "train_epoch0_heatmaps_pred.png",
+                     "train_epoch1_batch_gt.png", "train_epoch1_heatmaps_pred.png"]
 
 
 def test_test_tool_with_gt_boxes_and_with_detections(trained, synthetic_df2):

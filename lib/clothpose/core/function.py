@@ -53,8 +53,11 @@ def train_one_epoch(model: nn.Module, loader: Iterable, criterion: nn.Module,
                     scaler: torch.amp.GradScaler | None = None, amp: bool = False,
                     channels_last: bool = False, max_iters: int = 0, print_freq: int = 20,
                     writer: Any = None, global_step: int = 0, show_progress: bool = True,
-                    ) -> EpochStats:
-    """One pass over ``loader``; returns mean loss / heatmap accuracy (this process's share)."""
+                    debug_hook: Any = None) -> EpochStats:
+    """One pass over ``loader``; returns mean loss / heatmap accuracy (this process's share).
+
+    ``debug_hook(inputs, target, output, step)``, when given, is called on the first batch
+    (DEBUG pictures)."""
     model.train()
     total_loss, total_acc, n_acc, samples, it = 0.0, 0.0, 0, 0, 0
     start = time.perf_counter()
@@ -84,6 +87,8 @@ def train_one_epoch(model: nn.Module, loader: Iterable, criterion: nn.Module,
         total_acc, n_acc = total_acc + acc * cnt, n_acc + cnt
         bar.update(1)
         bar.set_postfix(loss=f"{total_loss / samples:.6f}", acc=f"{total_acc / max(n_acc, 1):.3f}")
+        if debug_hook is not None and it == 1:
+            debug_hook(inputs, target, final_output(outputs), global_step + it)
         if writer is not None:
             writer.add_scalar("train/loss", loss.item(), global_step + it)
             writer.add_scalar("train/accuracy", acc, global_step + it)
