@@ -11,7 +11,7 @@ STAMP := $(VENV)/.clothpose-installed
 PYX := $(shell find lib -name '*.pyx')
 PYTEST_ARGS ?=
 
-.PHONY: install test demo demo-fashionai bench clean
+.PHONY: install test demo demo-fashionai bench ablation clean
 
 install: $(STAMP)
 
@@ -31,7 +31,10 @@ demo-fashionai: install
 	$(PY) tools/demo.py --fashionai
 
 bench: install
-	for b in bench/*.py; do $(PY) $$b || exit 1; done
+	for b in data_pipeline evaluation nms postprocess infer; do $(PY) bench/$$b.py || exit 1; done
+
+ablation: install  # long: aggregation + finetuning vs direct 294 training on synthetic data
+	$(PY) bench/ablation_synthetic.py
 
 clean:
 	rm -rf build lib/*.egg-info $(STAMP)
