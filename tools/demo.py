@@ -41,9 +41,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--fashionai", action="store_true",
                    help="the FashionAI miniature instead (make demo-fashionai): synthetic release "
                    "-> tiny model -> test -> submission CSV + NE table (data in <data>/fashionai)")
-    p.add_argument("--fashionai-train", type=int, default=300, help="FashionAI training images")
+    p.add_argument("--fashionai-train", type=int, default=400, help="FashionAI training images")
     p.add_argument("--fashionai-test", type=int, default=60, help="FashionAI test images")
-    p.add_argument("--fashionai-epochs", type=int, default=8, help="FashionAI training epochs")
+    p.add_argument("--fashionai-epochs", type=int, default=12, help="FashionAI training epochs")
     p.add_argument("--fashionai-cfg", default="experiments/fashionai/tiny_hrnet_128x128.yaml",
                    help="FashionAI experiment (tiny_cpn-r18_128x128.yaml: the reference's CPN, "
                    "slower to converge from scratch)")
