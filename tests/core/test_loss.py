@@ -93,7 +93,7 @@ def test_cpn_positive_negative_split_hand_computed():
     # threshold = max(target) / 10 = 1. Channel 0: positives {10, 2}, |diff| 3, 0 -> 1.5;
     # negatives {0, 0}, relu(pred) 0, 1 -> 0.5; loss 0.5 * 1.5 + 0.5 * 0.5 = 1.0.
     # Channel 1: positive {5}: 0; negatives |diff| 0, 0, 4 -> 4/3; loss 2/3.
-    loss = CPNLoss(ohkm_ratio=0.5)
+    loss = CPNLoss(ohkm_ratio=0.5, relu=True)
     losses, valid = loss.channel_losses(pred, target, torch.ones(1, 2))
     torch.testing.assert_close(losses, torch.tensor([1.0, 2 / 3]), rtol=1e-3, atol=0)
     assert valid.tolist() == [True, True]
@@ -113,8 +113,19 @@ def test_cpn_matches_reference_definition_on_random_batch():
     pred_g, pred_r = torch.randn(3, 6, 8, 8, generator=g) * 20, torch.randn(3, 6, 8, 8, generator=g) * 20
     vis = torch.tensor([[1, 0, 1, -1, 1, 1], [1, 1, 0, 1, 1, -1], [0, 1, 1, 1, -1, 1]])
     expected = cpn_reference(target, pred_g, vis, 1.0) + cpn_reference(target, pred_r, vis, 0.5)
-    got = CPNLoss(0.5)([pred_g, pred_r], target, (vis >= 0).float())
+    got = CPNLoss(0.5, relu=True)([pred_g, pred_r], target, (vis >= 0).float())
     torch.testing.assert_close(got, expected)
+
+
+def test_cpn_default_loss_revives_a_channel_that_is_negative_everywhere():
+    target = torch.zeros(1, 2, 4, 4)
+    target[0, :, 1, 1] = 100.0
+    pred = torch.full((1, 2, 4, 4), -1.0, requires_grad=True)
+    CPNLoss(1.0, relu=True)(pred, target, torch.ones(1, 2)).backward()
+    assert pred.grad.abs().sum() == 0          # the reference's ReLU: a dead channel stays dead
+    pred.grad = None
+    CPNLoss(1.0)(pred, target, torch.ones(1, 2)).backward()
+    assert (pred.grad < 0).all()               # raw L1: every pixel is pushed up toward the target
 
 
 def test_losses_backward_and_zero_weight_gives_zero():

@@ -107,10 +107,15 @@ class CPNLoss(nn.Module):
     counts them as zero). Every output but the last gets the mean over channels (GlobalNet);
     the last gets the mean of its ``topk`` largest channel losses (RefineNet's mining), where
     ``topk`` is given or ``floor(K * ohkm_ratio)`` (at least 1; ratio 1 = no mining).
+
+    ``relu`` (the reference) compares ReLU'd predictions; a channel whose output drifts below
+    zero everywhere then gets no gradient and stays dead (seen training from scratch on
+    synthetic data: whole channels decoded at the image corner). The default compares the raw
+    output, which equals the reference wherever it is >= 0 and pulls negative pixels back.
     """
 
     def __init__(self, ohkm_ratio: float = 0.5, topk: int | None = None,
-                 eps: float = 1e-4) -> None:
+                 eps: float = 1e-4, relu: bool = False) -> None:
         super().__init__()
         if not 0 < ohkm_ratio <= 1:
             raise ValueError(f"CPN OHKM ratio must be in (0, 1], got {ohkm_ratio}")
@@ -119,6 +124,7 @@ class CPNLoss(nn.Module):
         self.ohkm_ratio = ohkm_ratio
         self.topk = topk
         self.eps = eps
+        self.relu = relu
 
     def num_kept(self, num_channels: int) -> int:
         """How many channel losses RefineNet's mining keeps out of ``num_channels``."""
@@ -130,7 +136,8 @@ class CPNLoss(nn.Module):
                        target_weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(K,) balanced L1 per channel and the (K,) mask of channels with a weighted instance."""
         n, k = output.shape[:2]
-        pred = F.relu(output.reshape(n, k, -1).float())
+        pred = output.reshape(n, k, -1).float()
+        pred = F.relu(pred) if self.relu else pred
         gt = target.reshape(n, k, -1).float()
         valid = (_weights(target_weight, n, k) > 0).to(gt.dtype)          # (N, K, 1)
         positive = (gt > gt.max() / 10).to(gt.dtype) * valid
