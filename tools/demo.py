@@ -33,7 +33,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--output", default="output/demo", help="OUTPUT_DIR of the runs")
     p.add_argument("--train", type=int, default=800, help="synthetic training images")
     p.add_argument("--val", type=int, default=120, help="synthetic validation images")
-    p.add_argument("--epochs", type=int, default=12, help="aggregation epochs")
+    p.add_argument("--epochs", type=int, default=20, help="aggregation epochs")
     p.add_argument("--finetune-epochs", type=int, default=4)
     p.add_argument("--categories", default="1,8", help="categories to finetune")
     p.add_argument("--mini", action="store_true", help="a miniature for tests: tiny sizes, few iterations")
@@ -77,8 +77,10 @@ def fashionai_demo(args: argparse.Namespace) -> int:
 def common_opts(args: argparse.Namespace) -> list[str]:
     opts = ["OUTPUT_DIR", args.output, "LOG_DIR", str(Path(args.output) / "log"),
             "DATASET.ROOT", str(Path(args.data) / "prepared"), "SEED", str(args.seed)]
-    if args.mini:
-        opts += ["TRAIN.MAX_ITERS_PER_EPOCH", "2", "TRAIN.BATCH_SIZE_PER_GPU", "4", "WORKERS", "0"]
+    if args.mini:  # tiny sizes, a few iterations: the same steps in about a minute
+        opts += ["TRAIN.MAX_ITERS_PER_EPOCH", "2", "TRAIN.BATCH_SIZE_PER_GPU", "4", "WORKERS", "0",
+                 "MODEL.IMAGE_SIZE", "[64, 64]", "MODEL.HEATMAP_SIZE", "[16, 16]",
+                 "MODEL.SIGMA", "1.0", "TRAIN.VAL_FREQ", "1"]
     return opts
 
 
