@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import math
 import sys
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
@@ -60,92 +62,117 @@ def prepare_model(cfg, info):
     return model
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    opts = opts_from_args(args) + (["SEED", str(args.seed)] if args.seed is not None else [])
-    cfg = load_config(args.cfg, opts)
-    info = init_distributed(cfg.DEVICE)
-    dirs = setup_run(cfg, "train", info.rank)
-    needs = ["root", "pretrained", "init_from"] + ([] if cfg.TEST.USE_GT_BBOX else ["bbox_file"])
-    check_paths(cfg, needs)
-    seed_everything(cfg.SEED, info.rank)
-    configure_cudnn(cfg)
+@dataclass
+class Training:
+    """Everything one training run holds between epochs."""
 
+    model: torch.nn.Module
+    train_set: Any
+    valid_set: Any
+    loader: DataLoader
+    criterion: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    scaler: Any
+    writer: Any
+    begin: int = 0
+    best_perf: float = -math.inf
+
+
+def setup_training(cfg, info, dirs) -> Training:
+    """Model, data, optimisation objects, TensorBoard writer; resumes ``checkpoint.pth``."""
     model = prepare_model(cfg, info)
     train_set = build_dataset(cfg, cfg.DATASET.TRAIN_SET, is_train=True)
     valid_set = build_dataset(cfg, cfg.DATASET.TEST_SET, is_train=False) if cfg.TRAIN.VAL_FREQ else None
     if len(train_set) == 0:
         raise SystemExit(f"no training samples in {train_set.ann_file} for categories "
                          f"{list(cfg.DATASET.CATEGORIES) or 'all'}")
-    loader = build_train_loader(cfg, train_set, info)
-    criterion = build_loss(cfg).to(info.device)
     optimizer = build_optimizer(cfg, model)
-    scheduler = build_scheduler(cfg, optimizer)
-    scaler = torch.amp.GradScaler("cuda") if cfg.TRAIN.AMP and info.device.type == "cuda" else None
+    t = Training(model, train_set, valid_set, build_train_loader(cfg, train_set, info),
+                 build_loss(cfg).to(info.device), optimizer, build_scheduler(cfg, optimizer),
+                 torch.amp.GradScaler("cuda") if cfg.TRAIN.AMP and info.device.type == "cuda" else None,
+                 None, cfg.TRAIN.BEGIN_EPOCH)
     logger.info("train: %d samples, valid: %s boxes, device %s x %d", len(train_set),
                 len(valid_set) if valid_set is not None else "-", info.device, info.world_size)
-
-    begin, best_perf = cfg.TRAIN.BEGIN_EPOCH, -math.inf
     ckpt_path = dirs.output / "checkpoint.pth"
     if cfg.AUTO_RESUME and ckpt_path.exists():
-        ckpt = load_training_state(ckpt_path, model, optimizer, scheduler, scaler)
-        begin, best_perf = int(ckpt["epoch"]), float(ckpt["best_perf"])
-        logger.info("resumed from %s at epoch %d (best AP %.4f)", ckpt_path, begin, best_perf)
+        ckpt = load_training_state(ckpt_path, t.model, t.optimizer, t.scheduler, t.scaler)
+        t.begin, t.best_perf = int(ckpt["epoch"]), float(ckpt["best_perf"])
+        logger.info("resumed from %s at epoch %d (best AP %.4f)", ckpt_path, t.begin, t.best_perf)
     else:
-        for _ in range(begin):
-            scheduler.step()
-
-    writer = None
+        for _ in range(t.begin):
+            t.scheduler.step()
     if info.is_main:
         from tensorboardX import SummaryWriter
-        writer = SummaryWriter(logdir=str(dirs.tensorboard))
-    steps_per_epoch = len(loader) if cfg.TRAIN.MAX_ITERS_PER_EPOCH <= 0 else \
-        min(len(loader), cfg.TRAIN.MAX_ITERS_PER_EPOCH)
-    def debug_hook(epoch):
-        if not (cfg.DEBUG.DEBUG and info.is_main):
-            return None
-        return lambda x, t, o, step: save_debug_images(
-            cfg, debug_images(x, t, o, cfg.DATASET.COLOR_RGB), dirs.output / "debug",
-            f"train_epoch{epoch}", writer, step)
+        t.writer = SummaryWriter(logdir=str(dirs.tensorboard))
+    return t
 
-    for epoch in range(begin, cfg.TRAIN.END_EPOCH):
-        if isinstance(loader.sampler, DistributedSampler):
-            loader.sampler.set_epoch(epoch)
-        train_set.set_epoch(epoch)
-        stats = train_one_epoch(model, loader, criterion, optimizer, info.device, epoch,
-                                scaler=scaler, amp=cfg.TRAIN.AMP, channels_last=cfg.TRAIN.CHANNELS_LAST,
-                                max_iters=cfg.TRAIN.MAX_ITERS_PER_EPOCH, print_freq=cfg.PRINT_FREQ,
-                                writer=writer, global_step=epoch * steps_per_epoch,
-                                show_progress=info.is_main, debug_hook=debug_hook(epoch))
-        loss = all_reduce_mean(stats.loss, info.device)
-        logger.info("epoch %d: loss %.6f acc %.3f lr %.2e (%.1f samples/s)", epoch, loss,
-                    stats.accuracy, optimizer.param_groups[0]["lr"], stats.samples_per_second)
-        scheduler.step()
-        perf = -math.inf
-        if valid_set is not None and ((epoch + 1) % cfg.TRAIN.VAL_FREQ == 0
-                                      or epoch + 1 == cfg.TRAIN.END_EPOCH):
-            result = validate(cfg, model, valid_set, info, dirs.output / "results", f"epoch{epoch}")
-            perf = result["AP"]
-        if writer is not None:
-            writer.add_scalar("epoch/loss", loss, epoch)
-            writer.add_scalar("epoch/accuracy", stats.accuracy, epoch)
-            writer.add_scalar("epoch/lr", optimizer.param_groups[0]["lr"], epoch)
-            if perf > -math.inf:
-                writer.add_scalar("valid/AP", perf, epoch)
-        is_best = perf > best_perf
-        best_perf = max(best_perf, perf)
-        if info.is_main:
-            if is_best or not (dirs.output / "model_best.pth").exists():
-                save_weights(model, dirs.output / "model_best.pth")
-            save_training_state(ckpt_path, epoch=epoch + 1, model=model, optimizer=optimizer,
-                                scheduler=scheduler, perf=perf, best_perf=best_perf, scaler=scaler,
-                                extra={"model": cfg.MODEL.NAME, "scheme": cfg.DATASET.SCHEME})
-        barrier()
+
+def run_epoch(cfg, info, dirs, t: Training, epoch: int) -> tuple[float, float, float]:
+    """Train one epoch; returns (mean loss over ranks, accuracy, learning rate used)."""
+    if isinstance(t.loader.sampler, DistributedSampler):
+        t.loader.sampler.set_epoch(epoch)
+    t.train_set.set_epoch(epoch)
+    steps = len(t.loader) if cfg.TRAIN.MAX_ITERS_PER_EPOCH <= 0 else \
+        min(len(t.loader), cfg.TRAIN.MAX_ITERS_PER_EPOCH)
+    hook = None
+    if cfg.DEBUG.DEBUG and info.is_main:
+        hook = lambda x, tg, o, step: save_debug_images(  # noqa: E731
+            cfg, debug_images(x, tg, o, cfg.DATASET.COLOR_RGB), dirs.output / "debug",
+            f"train_epoch{epoch}", t.writer, step)
+    lr = t.optimizer.param_groups[0]["lr"]
+    stats = train_one_epoch(t.model, t.loader, t.criterion, t.optimizer, info.device, epoch,
+                            scaler=t.scaler, amp=cfg.TRAIN.AMP, channels_last=cfg.TRAIN.CHANNELS_LAST,
+                            max_iters=cfg.TRAIN.MAX_ITERS_PER_EPOCH, print_freq=cfg.PRINT_FREQ,
+                            writer=t.writer, global_step=epoch * steps,
+                            show_progress=info.is_main, debug_hook=hook)
+    loss = all_reduce_mean(stats.loss, info.device)
+    logger.info("epoch %d: loss %.6f acc %.3f lr %.2e (%.1f samples/s)", epoch, loss,
+                stats.accuracy, lr, stats.samples_per_second)
+    t.scheduler.step()
+    return loss, stats.accuracy, lr
+
+
+def end_epoch(cfg, info, dirs, t: Training, epoch: int, loss: float, acc: float, lr: float) -> None:
+    """Validate when due, log scalars, write model_best.pth and checkpoint.pth (rank 0)."""
+    perf = -math.inf
+    if t.valid_set is not None and ((epoch + 1) % cfg.TRAIN.VAL_FREQ == 0
+                                    or epoch + 1 == cfg.TRAIN.END_EPOCH):
+        perf = validate(cfg, t.model, t.valid_set, info, dirs.output / "results", f"epoch{epoch}")["AP"]
+    if t.writer is not None:
+        for name, value in (("epoch/loss", loss), ("epoch/accuracy", acc), ("epoch/lr", lr),
+                            ("valid/AP", perf)):
+            if value > -math.inf:
+                t.writer.add_scalar(name, value, epoch)
+    is_best = perf > t.best_perf
+    t.best_perf = max(t.best_perf, perf)
     if info.is_main:
-        save_weights(model, dirs.output / "final_state.pth")
-        logger.info("done: best AP %.4f; weights in %s", best_perf, dirs.output)
-        if writer is not None:
-            writer.close()
+        if is_best or not (dirs.output / "model_best.pth").exists():
+            save_weights(t.model, dirs.output / "model_best.pth")
+        save_training_state(dirs.output / "checkpoint.pth", epoch=epoch + 1, model=t.model,
+                            optimizer=t.optimizer, scheduler=t.scheduler, perf=perf,
+                            best_perf=t.best_perf, scaler=t.scaler,
+                            extra={"model": cfg.MODEL.NAME, "scheme": cfg.DATASET.SCHEME})
+    barrier()
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    opts = opts_from_args(args) + (["SEED", str(args.seed)] if args.seed is not None else [])
+    cfg = load_config(args.cfg, opts)
+    info = init_distributed(cfg.DEVICE)
+    dirs = setup_run(cfg, "train", info.rank)
+    check_paths(cfg, ["root", "pretrained", "init_from"]
+                + ([] if cfg.TEST.USE_GT_BBOX else ["bbox_file"]))
+    seed_everything(cfg.SEED, info.rank)
+    configure_cudnn(cfg)
+    t = setup_training(cfg, info, dirs)
+    for epoch in range(t.begin, cfg.TRAIN.END_EPOCH):
+        end_epoch(cfg, info, dirs, t, epoch, *run_epoch(cfg, info, dirs, t, epoch))
+    if info.is_main:
+        save_weights(t.model, dirs.output / "final_state.pth")
+        logger.info("done: best AP %.4f; weights in %s", t.best_perf, dirs.output)
+        t.writer.close()
     cleanup()
     return 0
 
