@@ -59,3 +59,21 @@ def test_fliplr_keypoints_twice_is_identity_and_keeps_unlabelled_zero():
     assert once[s.flip_index[0], 0] == 63 - kps[0, 0]
     assert np.all(once[kps[s.flip_index, 2] == 0] == 0)
     np.testing.assert_array_equal(fliplr_keypoints(once, 64, s.flip_index), kps)
+
+
+def test_atomic_write_replaces_whole_files_with_the_usual_mode(tmp_path):
+    import os
+
+    from clothpose.utils.io import atomic_write, atomic_write_json
+    path = tmp_path / "sub" / "r.json"
+    atomic_write_json(path, {"a": np.float32(1.5), "b": np.arange(2)})
+    assert path.read_text() == '{"a": 1.5, "b": [0, 1]}'
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+    try:
+        atomic_write(path, lambda f: (f.write("partial"), 1 / 0))
+    except ZeroDivisionError:
+        pass
+    assert path.read_text() == '{"a": 1.5, "b": [0, 1]}'   # old content intact, no temp left
+    assert [p.name for p in path.parent.iterdir()] == ["r.json"]
