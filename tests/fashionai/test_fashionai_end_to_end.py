@@ -8,6 +8,7 @@ import importlib.util
 import io
 import json
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,7 @@ TINY = ["MODEL.IMAGE_SIZE", "[64, 64]", "MODEL.HEATMAP_SIZE", "[16, 16]", "MODEL
 def load_tool(name: str):
     spec = importlib.util.spec_from_file_location(f"tool_{name}", ROOT / "tools" / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses in the tool look their module up here
     spec.loader.exec_module(mod)
     return mod
 
