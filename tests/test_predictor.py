@@ -23,7 +23,10 @@ XY_TOL_PX, SCORE_TOL = 1e-2, 1e-5
 
 
 def tiny_cfg(*opts):
-    return load_config(str(CFG), ["TEST.BATCH_SIZE_PER_GPU", "4", *opts])
+    # Quarter-pixel decoding: the backend comparison is about the network outputs; DARK's
+    # Taylor step amplifies 1e-6 differences on the near-flat maps of random weights.
+    return load_config(str(CFG), ["TEST.BATCH_SIZE_PER_GPU", "4",
+                                  "TEST.POST_PROCESS_DARK", "False", *opts])
 
 
 def peaky_weights(cfg, seed: int = 0) -> dict:

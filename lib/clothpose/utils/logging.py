@@ -9,6 +9,19 @@ from pathlib import Path
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
+class _StdoutHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stdout`` is at emit time (pytest and notebooks swap it; a
+    handler holding the old stream would write into a closed file)."""
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def setup_logger(output_dir: str | os.PathLike | None = None, name: str = "clothpose",
                  rank: int = 0, filename: str = "log.txt") -> logging.Logger:
     """Attach console (+ file in ``output_dir``) handlers; ranks > 0 only log warnings."""
@@ -19,7 +32,7 @@ def setup_logger(output_dir: str | os.PathLike | None = None, name: str = "cloth
         logger.removeHandler(h)
         h.close()
     fmt = logging.Formatter(FORMAT, datefmt="%H:%M:%S")
-    console = logging.StreamHandler(sys.stdout)
+    console = _StdoutHandler()
     console.setFormatter(fmt)
     logger.addHandler(console)
     if output_dir is not None and rank == 0:
