@@ -123,13 +123,8 @@ def parse_coco_keypoints(data: dict, scheme: KeypointScheme, image_root: str | P
         if not _box_ok(a.get("bbox")):
             raise AnnotationFileError(f"{where}: field 'bbox': expected 4 numbers [x, y, w, h]")
         _name, w, h = images[a["image_id"]]
-        box = clean_box(a["bbox"], w, h)
-        if box is None or box[2] <= 1 or box[3] <= 1:
-            msg = f"{where}: field 'bbox' {a['bbox']} is degenerate (w or h <= 1 in the image)"
-            if not skip_bad:
-                raise AnnotationFileError(msg + "; set DATASET.SKIP_BAD_SAMPLES True to skip")
-            res.num_skipped += 1
-            res.problems.append(msg)
+        box = _usable_box(a["bbox"], w, h, where, skip_bad, res)
+        if box is None:
             continue
         keep.append(a)
         boxes.append(box)
@@ -151,6 +146,20 @@ def parse_coco_keypoints(data: dict, scheme: KeypointScheme, image_root: str | P
                                 "keypoints": kps[j], "box": boxes[j], "score": 1.0})
     res.image_ids = _covered(images, anns, scheme, categories)
     return res
+
+
+def _usable_box(bbox: Sequence[float], w: float, h: float, where: str, skip_bad: bool,
+                res: "ParseResult") -> np.ndarray | None:
+    """The box clipped to the image, or None (counted) when degenerate and skipping is allowed."""
+    box = clean_box(bbox, w, h)
+    if box is not None and box[2] > 1 and box[3] > 1:
+        return box
+    msg = f"{where}: field 'bbox' {list(bbox)} is degenerate (w or h <= 1 in the image)"
+    if not skip_bad:
+        raise AnnotationFileError(msg + "; set DATASET.SKIP_BAD_SAMPLES True to skip")
+    res.num_skipped += 1
+    res.problems.append(msg)
+    return None
 
 
 def _covered(images: dict, anns: list, scheme: KeypointScheme, categories: Sequence[int]) -> list:
@@ -186,13 +195,8 @@ def parse_detections(dets: Any, data: dict, scheme: KeypointScheme, image_root: 
             res.num_filtered += 1
             continue
         name, w, h = images[d["image_id"]]
-        box = clean_box(d["bbox"], w, h)
-        if box is None or box[2] <= 1 or box[3] <= 1:
-            msg = f"{where}: field 'bbox' {d['bbox']} is degenerate (w or h <= 1 in the image)"
-            if not skip_bad:
-                raise AnnotationFileError(msg + "; set DATASET.SKIP_BAD_SAMPLES True to skip")
-            res.num_skipped += 1
-            res.problems.append(msg)
+        box = _usable_box(d["bbox"], w, h, where, skip_bad, res)
+        if box is None:
             continue
         res.records.append({"image": str(root / name), "image_id": d["image_id"],
                             "category_id": int(d["category_id"]),
