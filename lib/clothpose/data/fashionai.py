@@ -36,7 +36,7 @@ from ..keypoints import KeypointScheme
 from .build import register_record_builder
 from .coco_records import ParseResult
 from .fashionai_csv import (HEADER, FashionAICSVError, FashionAITable, read_annotations,
-                            read_test_list, rows_to_records)
+                            read_test_list, rows_for, rows_to_records)
 from .keypoint_dataset import KeypointDataset
 
 logger = logging.getLogger(__name__)
@@ -91,12 +91,7 @@ def load_set(root: Path, image_set: str, strict: bool = True
     if ans_path is None:
         return listing, None, path
     answers = read_annotations(ans_path, strict=strict)
-    pos = {i: n for n, i in enumerate(answers.image_ids)}
-    missing = [i for i in listing.image_ids if i not in pos]
-    if missing:
-        raise FashionAICSVError(f"{ans_path}: no answer for {len(missing)} images of {path}, "
-                                f"e.g. {missing[:3]}")
-    idx = np.array([pos[i] for i in listing.image_ids], dtype=np.int64)
+    idx = rows_for(answers.image_ids, listing.image_ids, str(ans_path), "answer", str(path))
     if not np.array_equal(answers.category_ids[idx], listing.category_ids):
         raise FashionAICSVError(f"{ans_path}: image types disagree with {path}")
     gt = FashionAITable(str(ans_path), list(listing.image_ids), listing.category_ids.copy(),

@@ -187,6 +187,18 @@ def _category_masks(category_ids: np.ndarray) -> np.ndarray:
     return table[category_ids]
 
 
+def rows_for(image_ids: Sequence[str], wanted: Sequence[str], source: str, kind: str,
+             of: str) -> np.ndarray:
+    """Index of each ``wanted`` id in ``image_ids`` (extra rows allowed). A missing id is an
+    error: "<source>: no <kind> for N images of <of>, e.g. [...]"."""
+    pos = {i: n for n, i in enumerate(image_ids)}
+    missing = [i for i in wanted if i not in pos]
+    if missing:
+        raise FashionAICSVError(f"{source}: no {kind} for {len(missing)} images of {of}, "
+                                f"e.g. {missing[:3]}")
+    return np.array([pos[i] for i in wanted], dtype=np.int64)
+
+
 def _reorder(image_ids: Sequence[str], order: Sequence[str], what: str) -> np.ndarray:
     """Index array putting ``image_ids`` into ``order``; errors name missing/extra/duplicate ids."""
     position: dict[str, int] = {}

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from ..data.fashionai import image_ranks
-from ..data.fashionai_csv import FashionAICSVError, FashionAITable, write_submission
+from ..data.fashionai_csv import FashionAICSVError, FashionAITable, rows_for, write_submission
 from ..evaluation.normalized_error import normalized_error
 from ..keypoints import get_scheme
 from ..keypoints import fashionai as fai
@@ -55,12 +55,7 @@ def ne_stats(pred: FashionAITable, gt: FashionAITable) -> dict:
     Keys: ``NE`` (%), ``AP`` (= -NE, for best-model selection), ``count`` (scored keypoints),
     ``images``, ``per_type`` {type: {ne, count, images}}, ``per_keypoint`` {name: NE}.
     """
-    pos = {i: n for n, i in enumerate(pred.image_ids)}
-    missing = [i for i in gt.image_ids if i not in pos]
-    if missing:
-        raise FashionAICSVError(f"{pred.path}: no prediction for {len(missing)} images of "
-                                f"{gt.path}, e.g. {missing[:3]}")
-    idx = np.array([pos[i] for i in gt.image_ids], dtype=np.int64)
+    idx = rows_for(pred.image_ids, gt.image_ids, pred.path, "prediction", gt.path)
     res = normalized_error(pred.keypoints[idx], gt.keypoints, gt.category_ids)
     per_kp = {name: float(v) for name, v in zip(fai.KEYPOINTS, res.per_keypoint)
               if np.isfinite(v)}
