@@ -16,7 +16,9 @@ AGG_PAIRS_1BASED = [(2, 6), (3, 5), (7, 8), (9, 20), (10, 19), (11, 18), (12, 17
                     (73, 76), (74, 75), (77, 81), (78, 80)]
 AGG_FIXED_1BASED = [1, 4, 47, 60, 64, 70, 79]
 
-ALL = list(BUILTIN) + ["deepfashion2-cat3", "deepfashion2-agg81-cat11", "fashionai-dress"]
+# deepfashion2-mmpose copies mmpose's flip table, which is not an involution (tested below).
+ALL = [n for n in BUILTIN if n != "deepfashion2-mmpose"] + [
+    "deepfashion2-cat3", "deepfashion2-agg81-cat11", "fashionai-dress"]
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -161,3 +163,24 @@ def test_conflicting_pairs_are_rejected():
 def test_unknown_scheme_name_lists_builtins():
     with pytest.raises(KeyError, match="deepfashion2-agg81"):
         get_scheme("nope")
+
+
+def test_mmpose_flip_table_differs_from_ours_exactly_where_its_metadata_does():
+    """Facts read off mmpose's configs/_base_/datasets/deepfashion2.py (``swap`` fields):
+    sso pairs 2-26 and 4-6 (the figure's), and vest_kpt9 swaps with vest_kpt13 while vest_kpt13
+    names no partner; every other channel flips as in our default scheme."""
+    mm, ours = get_scheme("deepfashion2-mmpose"), get_scheme("deepfashion2")
+    sso, vest = OFFSETS[2], OFFSETS[4]
+    expected = ours.flip_index.copy()
+    expected[[sso + 1, sso + 25, sso + 3, sso + 5]] = [sso + 25, sso + 1, sso + 5, sso + 3]
+    expected[vest + 12] = vest + 12                      # vest 13 -> itself
+    np.testing.assert_array_equal(mm.flip_index, expected)
+    assert mm.flip_index[vest + 8] == vest + 12          # vest 9 -> vest 13, one way
+    assert sorted(mm.flip_index.tolist()) != list(range(294))  # 140 twice, 136 never
+    assert np.array_equal(mm.sigmas, ours.sigmas) and mm.keypoint_names == ours.keypoint_names
+    assert (8, 12) not in mm.category(5).flip_pairs and (8, 12) in ours.category(5).flip_pairs
+
+
+def test_mmpose_scheme_has_no_category_subsets():
+    with pytest.raises(KeyError, match="unknown keypoint scheme"):
+        get_scheme("deepfashion2-mmpose-cat5")

@@ -96,6 +96,14 @@ FLIP_PAIRS: dict[int, list[tuple[int, int]]] = {
 FIGURE_SSO_PAIRS: list[tuple[int, int]] = (
     [(2, 26), (3, 5), (4, 6)] + _mirror(7, 25) + [(16, 29), (30, 27), (31, 28)])
 
+# mmpose's DeepFashion2 metadata (configs/_base_/datasets/deepfashion2.py, the ``swap`` fields),
+# which its 13 trained SimpleBaseline models learned (flip augmentation) and use in flip test.
+# Against FLIP_PAIRS it differs in two categories only: short_sleeved_outwear takes the figure's
+# pairing (FIGURE_SSO_PAIRS), and vest declares 9 -> 13 in one direction only (13 names no
+# partner), so mmpose's flip index gives channel vest 9 the mirrored vest 13 and keeps vest 13 on
+# itself. Rows: (landmark, landmark whose mirror it takes), 1-based; the reverse is not a swap.
+MMPOSE_ONE_WAY: dict[int, tuple[tuple[int, int], ...]] = {5: ((9, 13),)}
+
 # Winning solution's 294 -> 81 aggregation: for each category, the 1-based aggregated id of
 # local landmarks 1..N (one reviewable row per category). Ids are shared where landmarks have the
 # same meaning across categories (neckline 1-6, sleeves, body sides, waistband, hems).

@@ -15,7 +15,7 @@ import functools
 import json
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -228,6 +228,24 @@ def _df2_agg81(variant: str) -> KeypointScheme:
                        [f"agg_{i}" for i in range(1, 82)], sigmas, cats)
 
 
+def _df2_mmpose() -> KeypointScheme:
+    """294 channels with mmpose's flip table (``deepfashion2.MMPOSE_ONE_WAY``): the figure's sso
+    pairing, and one-way swaps that make the flip index deliberately not an involution."""
+    base = _df2_full("figure")
+    cats = []
+    for c in base.categories:
+        one_way = {j - 1 for pair in df2.MMPOSE_ONE_WAY.get(c.id, ()) for j in pair}
+        cats.append(replace(c, flip_pairs=tuple(p for p in c.flip_pairs if not one_way & set(p))))
+    s = make_scheme("deepfashion2-mmpose", "deepfashion2", base.keypoint_names, base.sigmas, cats)
+    index = s.flip_index.copy()
+    for cid, rows in df2.MMPOSE_ONE_WAY.items():
+        slots = s.category(cid).slots
+        for a, b in rows:
+            index[slots[a - 1]] = slots[b - 1]
+    index.setflags(write=False)
+    return replace(s, flip_index=index)
+
+
 # ------------------------------------------------------------------------------ FashionAI family
 def _fashionai() -> KeypointScheme:
     names = fai.KEYPOINTS
@@ -326,7 +344,7 @@ def scheme_from_dict(spec: dict, default_name: str = "user") -> KeypointScheme:
 
 # ------------------------------------------------------------------------------------ registry
 BUILTIN = ("deepfashion2", "deepfashion2-figure", "deepfashion2-agg81", "deepfashion2-agg81-figure",
-           "fashionai")
+           "deepfashion2-mmpose", "fashionai")
 _SUBSET = re.compile(r"^(?P<base>.+)-cat(?P<cat>\d+)$")
 
 
@@ -342,6 +360,8 @@ def get_scheme(name: str) -> KeypointScheme:
     }
     if name in builders:
         return builders[name]()
+    if name == "deepfashion2-mmpose":  # no -cat<k> subsets: mmpose's models predict all 294
+        return _df2_mmpose()
     m = _SUBSET.match(name)
     if m and m.group("base") in builders:
         return subset_scheme(get_scheme(m.group("base")), int(m.group("cat")))
