@@ -157,6 +157,8 @@ def test_base_inheritance_and_overrides(tmp_path):
     (["DATASET.DATASET", "coco"], "unknown"),
     (["TRAIN.OPTIMIZER", "rmsprop"], "rmsprop"),
     (["TRAIN.LR"], "KEY VALUE"),
+    (["DATASET.PIXEL_STD", "[58.4, 0.0, 57.4]"], "DATASET.PIXEL_STD"),
+    (["DATASET.PIXEL_MEAN", "[0.5, 0.5]"], "DATASET.PIXEL_MEAN"),
 ])
 def test_validation_errors_name_the_key(opts, match):
     with pytest.raises(ConfigError, match=match):
@@ -184,6 +186,7 @@ EXPERIMENTS = sorted((__import__("pathlib").Path(__file__).parents[2] / "experim
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=[p.name for p in EXPERIMENTS])
 def test_committed_experiment_files_load(path):
     cfg = load_config(path)
-    assert cfg.MODEL.NUM_JOINTS == {"deepfashion2": 294, "deepfashion2-agg81": 81,
+    assert cfg.MODEL.NUM_JOINTS == {"deepfashion2": 294, "deepfashion2-mmpose": 294,
+                                    "deepfashion2-agg81": 81,
                                     "fashionai": 24}[cfg.DATASET.SCHEME.split("-cat")[0]] or \
         cfg.DATASET.SCHEME.startswith("fashionai-")

@@ -47,6 +47,26 @@ def test_normalisation_matches_torchvision_definition():
     np.testing.assert_allclose(to_input(img), ref, atol=1e-5)
 
 
+def test_mmpose_preprocessor_equals_ours_with_its_experiment_file(tmp_path):
+    """mmpose's PoseDataPreprocessor: BGR -> RGB, then (x - mean) / std on 0-255 with the values
+    of its DeepFashion2 configs; ours: COLOR_RGB + DATASET.PIXEL_MEAN / PIXEL_STD."""
+    from pathlib import Path
+
+    from clothpose.config import load_config
+
+    cfg = load_config(Path(__file__).parents[2] / "experiments/deepfashion2/"
+                      "mmpose-res50_256x192-vest.yaml")
+    assert cfg.DATASET.COLOR_RGB
+    bgr = np.random.default_rng(1).integers(0, 256, (4, 5, 3), dtype=np.uint8)
+    mean, std = np.array([123.675, 116.28, 103.53]), np.array([58.395, 57.12, 57.375])
+    want = ((bgr[:, :, ::-1] - mean) / std).transpose(2, 0, 1)
+    got = to_input(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), mean=cfg.DATASET.PIXEL_MEAN,
+                   std=cfg.DATASET.PIXEL_STD)
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    np.testing.assert_allclose(to_input(bgr, mean=[165.75] * 3, std=[63.75] * 3),
+                               ((bgr / 255.0 - 0.65) / 0.25).transpose(2, 0, 1), atol=1e-5)
+
+
 def _dot_dataset(tmp_path, augment, is_train=True):
     """One record: 3 agg81 joints, each drawn as a bright square of its own colour channel."""
     img = np.zeros((200, 240, 3), np.uint8)

@@ -106,6 +106,10 @@ _C.DATASET.ROT_PROB = 0.6           # HRNet rotates 60% of the samples
 _C.DATASET.PROB_HALF_BODY = 0.0
 _C.DATASET.NUM_JOINTS_HALF_BODY = 8
 _C.DATASET.COLOR_RGB = False
+# Input normalisation (pixel - MEAN) / STD per channel of the fed image (RGB with COLOR_RGB), in
+# 0-255 units as mmpose writes it. Default: torchvision's ImageNet statistics x 255 (HRNet's).
+_C.DATASET.PIXEL_MEAN = [123.675, 116.28, 103.53]
+_C.DATASET.PIXEL_STD = [58.395, 57.12, 57.375]
 _C.DATASET.COLOR_JITTER = 0.0       # brightness/contrast/saturation jitter amplitude
 _C.DATASET.USE_UDP = False          # unbiased (UDP) target encoding
 

@@ -7,6 +7,7 @@ itself stays loadable on a machine without the data (tests, inspection).
 """
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -169,6 +170,12 @@ def validate(cfg: CN, source: str = "<config>") -> None:
             ("LOSS.NAME", cfg.LOSS.NAME, ("mse", "cpn_l1"))):
         if value not in allowed:
             fail(key, f"{value!r} is not one of {allowed}")
+    for key in ("PIXEL_MEAN", "PIXEL_STD"):
+        values = list(cfg.DATASET[key])
+        if len(values) != 3 or not all(math.isfinite(v) for v in values) or \
+                (key == "PIXEL_STD" and min(values) <= 0):
+            fail(f"DATASET.{key}", f"{values} is not three finite numbers (0-255 units"
+                 f"{', positive' if key == 'PIXEL_STD' else ''})")
     if cfg.TRAIN.END_EPOCH < cfg.TRAIN.BEGIN_EPOCH:
         fail("TRAIN.END_EPOCH", "is before TRAIN.BEGIN_EPOCH")
     if sorted(cfg.TRAIN.LR_STEP) != list(cfg.TRAIN.LR_STEP):

@@ -16,6 +16,9 @@ from ..utils.transforms import PIXEL_STD, get_affine_transform
 # torchvision's ImageNet statistics (RGB order), applied per channel index as HRNet does.
 MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+# The same in 0-255 units: the default of DATASET.PIXEL_MEAN / PIXEL_STD.
+IMAGENET_MEAN_255 = (123.675, 116.28, 103.53)
+IMAGENET_STD_255 = (58.395, 57.12, 57.375)
 
 
 @dataclass(frozen=True)
@@ -86,11 +89,16 @@ def half_body_box(rng: np.random.Generator, joints: np.ndarray, vis: np.ndarray,
     return center, scale
 
 
-def to_input(img: np.ndarray, jitter: tuple[float, float, float] | None = None) -> np.ndarray:
-    """uint8 (H, W, 3) -> float32 (3, H, W) normalised with ImageNet mean/std on [0, 1].
+def to_input(img: np.ndarray, jitter: tuple[float, float, float] | None = None,
+             mean: Sequence[float] | None = None, std: Sequence[float] | None = None) -> np.ndarray:
+    """uint8 (H, W, 3) -> float32 (3, H, W): (pixel - mean) / std per channel.
 
-    ``jitter`` = (brightness, contrast, saturation) factors, applied on [0, 255] first.
+    ``mean`` / ``std``: 0-255 units (``DATASET.PIXEL_MEAN`` / ``PIXEL_STD``); None = ImageNet's,
+    i.e. ImageNet mean/std on [0, 1]. ``jitter`` = (brightness, contrast, saturation) factors,
+    applied on [0, 255] first.
     """
+    mean255 = np.asarray(IMAGENET_MEAN_255 if mean is None else mean, np.float64)
+    std255 = np.asarray(IMAGENET_STD_255 if std is None else std, np.float64)
     x = img.astype(np.float32)
     if jitter is not None:
         b, c, s = jitter
@@ -104,8 +112,8 @@ def to_input(img: np.ndarray, jitter: tuple[float, float, float] | None = None) 
         np.clip(x, 0, 255, out=x)
     out = np.empty((3,) + img.shape[:2], np.float32)
     for ch in range(3):
-        np.multiply(x[:, :, ch], np.float32(1.0 / (255.0 * STD[ch])), out=out[ch])
-        out[ch] -= np.float32(MEAN[ch] / STD[ch])
+        np.multiply(x[:, :, ch], np.float32(1.0 / std255[ch]), out=out[ch])
+        out[ch] -= np.float32(mean255[ch] / std255[ch])
     return out
 
 

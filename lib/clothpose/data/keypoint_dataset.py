@@ -45,13 +45,16 @@ class KeypointDataset(Dataset):
             this only matters for callers that read the weights directly).
         skip_bad_samples: an unreadable image returns another sample (counted) instead of failing.
         padding: box enlargement for center/scale (HRNet 1.25).
+        pixel_mean, pixel_std: input normalisation in 0-255 units (None: ImageNet's).
     """
 
     def __init__(self, records: Sequence[dict], scheme: KeypointScheme, image_size: Sequence[int],
                  heatmap_size: Sequence[int], sigma: float, is_train: bool,
                  augment: AugmentParams = AugmentParams(), color_rgb: bool = False,
                  use_udp: bool = False, use_target_weight: bool = True,
-                 skip_bad_samples: bool = False, padding: float = 1.25, seed: int = 0):
+                 skip_bad_samples: bool = False, padding: float = 1.25, seed: int = 0,
+                 pixel_mean: Sequence[float] | None = None,
+                 pixel_std: Sequence[float] | None = None):
         self.records = list(records)
         self.scheme = scheme
         self.image_size = tuple(int(v) for v in image_size)
@@ -65,6 +68,7 @@ class KeypointDataset(Dataset):
         self.use_target_weight = use_target_weight
         self.skip_bad_samples = skip_bad_samples
         self.seed = seed
+        self.pixel_mean, self.pixel_std = pixel_mean, pixel_std
         self.flip_index = np.asarray(scheme.flip_index)
         self.boxes = [box_to_center_scale(r["box"], self.aspect_ratio, padding)
                       for r in self.records]
@@ -162,7 +166,8 @@ class KeypointDataset(Dataset):
             "joints_vis": np.column_stack([kps[:, 2], kps[:, 2], np.zeros(len(kps), np.float32)]),
             "image": rec["image"], "index": int(idx), "flipped": flip,
         }
-        return (torch.from_numpy(to_input(crop, jitter)), torch.from_numpy(target),
+        x = to_input(crop, jitter, self.pixel_mean, self.pixel_std)
+        return (torch.from_numpy(x), torch.from_numpy(target),
                 torch.from_numpy(weight), meta)
 
     def _image_num(self, image_id: Any) -> int:

@@ -94,7 +94,8 @@ class Predictor:
         patch = cv2.warpAffine(image, m, self.image_size, flags=cv2.INTER_LINEAR)
         if self.cfg.DATASET.COLOR_RGB:
             patch = cv2.cvtColor(patch, cv2.COLOR_BGR2RGB)
-        return to_input(patch), center, scale
+        return (to_input(patch, mean=self.cfg.DATASET.PIXEL_MEAN, std=self.cfg.DATASET.PIXEL_STD),
+                center, scale)
 
     def run_boxes(self, images: Sequence[np.ndarray], jobs: Sequence[tuple[int, np.ndarray]]
                   ) -> tuple[np.ndarray, np.ndarray]:
