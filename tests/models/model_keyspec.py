@@ -107,3 +107,59 @@ def num_params(keys: Shapes) -> int:
             n *= s
         total += n
     return total
+
+
+def mmpose_topdown_res_keys(depth: int, num_keypoints: int,
+                            deconv: tuple[int, ...] = (256, 256, 256), head: str = "head") -> Shapes:
+    """mmpose TopdownPoseEstimator(ResNet, HeatmapHead), from mmpose's naming rules.
+
+    * ``backbone``: mmpose's ResNet names its stem ``conv1`` + ``bn1`` (mmcv's build_norm_layer
+      names a BatchNorm ``bn`` + postfix), its stages ``layer1..4``, each block ``conv1..3`` /
+      ``bn1..3`` and ResLayer's shortcut ``downsample`` = Sequential(conv, norm): torchvision's
+      names, without ``fc``.
+    * ``head``: HeatmapHead's ``deconv_layers`` = Sequential of (ConvTranspose2d without bias,
+      BatchNorm2d, ReLU) per deconv, ``conv_layers`` = Identity (no tensors) by default and
+      ``final_layer`` = Conv2d(kernel 1) with bias. mmpose 0.x used ``keypoint_head``.
+    """
+    keys: Shapes = {f"backbone.{k}": v for k, v in resnet_keys(depth).items()
+                    if not k.startswith("fc.")}
+    c = 2048 if depth >= 50 else 512
+    for i, planes in enumerate(deconv):
+        keys[f"{head}.deconv_layers.{3 * i}.weight"] = (c, planes, 4, 4)
+        keys |= bn(f"{head}.deconv_layers.{3 * i + 1}", planes)
+        c = planes
+    return keys | conv(f"{head}.final_layer", num_keypoints, c, 1, bias=True)
+
+
+def gathierry_cpn_keys(depth: int, num_keypoints: int) -> Shapes:
+    """The FashionAI reference CPN (gathierry, src/stage2/cascade_pyramid_network.py).
+
+    * ``global_net``: the torchvision ResNet's conv1, bn1, layer1..4 (assigned from the ImageNet
+      model), ``latlayer1..4`` = 1x1 convs with bias from C5, C4, C3, C2 to 256, ``toplayer1..2``
+      = 3x3 256 -> 256 after the P4 / P3 merges, ``toplayer3`` = 3x3 256 -> K after P2's.
+    * ``refine_net``: ``bottleneck2`` = one Bottleneck(K, 64) whose projection is called
+      ``shortcut`` (Sequential(conv, bn)); ``bottleneck3/4/5`` = Sequential of 1 / 2 / 3
+      Bottleneck(256, 64) and a ConvTranspose2d(256, 256, 2f, stride f) with bias (f = 2, 4, 8);
+      ``output`` = Sequential(Bottleneck(1024, 64) with a shortcut, Conv2d(256, K, 1) with bias).
+    """
+    keys: Shapes = {f"global_net.{k}": v for k, v in resnet_keys(depth).items()
+                    if not k.startswith("fc.")}
+    for i, c in enumerate((2048, 1024, 512, 256), start=1):
+        keys |= conv(f"global_net.latlayer{i}", 256, c, 1, bias=True)
+    keys |= conv("global_net.toplayer1", 256, 256, 3, bias=True)
+    keys |= conv("global_net.toplayer2", 256, 256, 3, bias=True)
+    keys |= conv("global_net.toplayer3", num_keypoints, 256, 3, bias=True)
+
+    def bottleneck(prefix: str, c_in: int) -> Shapes:
+        out, _ = block(prefix, "BOTTLENECK", c_in, 64, project=c_in != 256)
+        return {k.replace(".downsample.", ".shortcut."): v for k, v in out.items()}
+
+    keys |= bottleneck("refine_net.bottleneck2", num_keypoints)
+    for level, n in ((3, 1), (4, 2), (5, 3)):
+        for j in range(n):
+            keys |= bottleneck(f"refine_net.bottleneck{level}.{j}", 256)
+        f = 2 ** (level - 2)
+        keys |= {f"refine_net.bottleneck{level}.{n}.weight": (256, 256, 2 * f, 2 * f),
+                 f"refine_net.bottleneck{level}.{n}.bias": (256,)}
+    keys |= bottleneck("refine_net.output.0", 1024)
+    return keys | conv("refine_net.output.1", num_keypoints, 256, 1, bias=True)
