@@ -152,3 +152,37 @@ def test_rescore_hand_computed():
     mask = np.array([[True, True, False], [True, True, True]])
     np.testing.assert_allclose(rescore(boxes, maxvals, 0.2, mask), [0.8 * 0.5, 0.0])
     np.testing.assert_allclose(rescore(boxes, maxvals, 0.0), [0.8 * 0.5, 0.5 * 0.35 / 3])
+
+
+def test_flip_test_with_mmpose_one_way_table_follows_mmpose_rule():
+    """mmpose's flip_heatmaps: mirror the width, take channel flip_indices[i] for channel i,
+    shift right by one pixel; then the average with the plain output. With its non-involutive
+    vest table, channel vest 9 and vest 13 both take the mirrored vest 13."""
+    import torch
+
+    from clothpose.core.function import predict_heatmaps
+
+    scheme = get_scheme("deepfashion2-mmpose")
+    table = scheme.flip_index.tolist()
+
+    class Net(torch.nn.Module):  # output depends on the input, differently per channel
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 294, 3, padding=1)
+
+        def forward(self, x):
+            return self.conv(x[:, :, ::4, ::4])
+
+    torch.manual_seed(0)
+    net = Net().eval()
+    x = torch.randn(2, 3, 32, 24)
+    with torch.no_grad():
+        plain, mirrored = net(x).numpy(), net(torch.flip(x, dims=[3])).numpy()
+    back = mirrored[:, :, :, ::-1][:, table]
+    back[..., 1:] = back[..., :-1].copy()
+    want = (plain + back) * 0.5
+    got = predict_heatmaps(net, x, flip_index=scheme.flip_index, shift_heatmap=True)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    vest9, vest13 = 128 + 8, 128 + 12                  # vest starts at channel 128
+    np.testing.assert_allclose(got[:, vest9] - plain[:, vest9] * 0.5,
+                               got[:, vest13] - plain[:, vest13] * 0.5, atol=1e-6)
