@@ -35,6 +35,22 @@ def parse_categories(spec: str, valid: Sequence[int]) -> list[int]:
     return sorted(out)
 
 
+def category_config_path(pattern: str, category: int) -> str:
+    """``pattern`` with ``{id}`` -> the category id and ``{name}`` -> its DeepFashion2 name, e.g.
+    ``mmpose-res50_256x192-{name}.yaml`` -> ``mmpose-res50_256x192-vest.yaml`` for 5."""
+    from ..keypoints import deepfashion2 as df2
+
+    names = {cid: name for cid, name, _raw, _n in df2.CATEGORIES}
+    if "{name}" in pattern and category not in names:
+        raise ValueError(f"--cfg {pattern!r}: {{name}} stands for a DeepFashion2 category name "
+                         f"(ids 1-13); use {{id}} for category {category}")
+    try:
+        return pattern.format(id=category, name=names.get(category, ""))
+    except (KeyError, IndexError, ValueError) as e:
+        raise ValueError(f"--cfg {pattern!r}: only {{id}} and {{name}} can be filled in ({e})") \
+            from None
+
+
 def category_cfg(cfg: CfgNode, categories: int | Sequence[int]) -> CfgNode:
     c = cfg.clone()
     c.defrost()
