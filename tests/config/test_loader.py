@@ -159,6 +159,7 @@ def test_base_inheritance_and_overrides(tmp_path):
     (["TRAIN.LR"], "KEY VALUE"),
     (["DATASET.PIXEL_STD", "[58.4, 0.0, 57.4]"], "DATASET.PIXEL_STD"),
     (["DATASET.PIXEL_MEAN", "[0.5, 0.5]"], "DATASET.PIXEL_MEAN"),
+    (["DATASET.BOX_CONVENTION", "coco"], "DATASET.BOX_CONVENTION"),
 ])
 def test_validation_errors_name_the_key(opts, match):
     with pytest.raises(ConfigError, match=match):

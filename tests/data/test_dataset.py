@@ -134,3 +134,28 @@ def test_single_category_scheme_and_per_category_file_fallback(synthetic_df2, tm
     assert all(len(a["keypoints"]) == 882 for a in gt["annotations"])
     ref = [a["keypoints"] for a in coco["annotations"] if a["category_id"] == cid]
     assert [a["keypoints"] for a in gt["annotations"]] == ref      # 81 -> 294 is lossless
+
+
+@pytest.mark.parametrize("box, hrnet, mmpose", [
+    ([10, 20, 30, 40], [10, 20, 29, 39], [10, 20, 30, 40]),       # inside: w counts pixels or not
+    ([-5, 20, 30, 40], [0, 20, 29, 39], [0, 20, 25, 40]),         # HRNet keeps w after clipping x
+    ([80, 90, 30, 40], [80, 90, 19, 9], [80, 90, 19, 9]),         # both clip x2, y2 to 99
+])
+def test_box_conventions_by_hand(box, hrnet, mmpose):
+    """HRNet: x1 = max(0, x), x2 = min(W - 1, x1 + w - 1); mmpose (BaseCocoStyleDataset):
+    x1 = clip(x), x2 = clip(x + w); image 100 x 100."""
+    from clothpose.data.coco_records import clean_box
+
+    np.testing.assert_array_equal(clean_box(box, 100, 100), hrnet)
+    np.testing.assert_array_equal(clean_box(box, 100, 100, "mmpose"), mmpose)
+    with pytest.raises(ValueError, match="box convention 'coco'"):
+        clean_box(box, 100, 100, "coco")
+
+
+def test_box_convention_reaches_the_records(synthetic_df2):
+    h = build_dataset(_cfg(synthetic_df2.root, "TEST.USE_GT_BBOX", "True"), "validation", False)
+    m = build_dataset(_cfg(synthetic_df2.root, "TEST.USE_GT_BBOX", "True",
+                           "DATASET.BOX_CONVENTION", "mmpose"), "validation", False)
+    widths = np.array([[r["box"][2], r["box"][3]] for r in m.records]) - \
+        np.array([[r["box"][2], r["box"][3]] for r in h.records])
+    assert len(h) == len(m) > 0 and ((widths == 1) | (widths == 0)).all() and (widths == 1).any()

@@ -110,6 +110,8 @@ _C.DATASET.COLOR_RGB = False
 # 0-255 units as mmpose writes it. Default: torchvision's ImageNet statistics x 255 (HRNet's).
 _C.DATASET.PIXEL_MEAN = [123.675, 116.28, 103.53]
 _C.DATASET.PIXEL_STD = [58.395, 57.12, 57.375]
+# Box (x, y, w, h) -> pixel extent: hrnet x2 = x + w - 1 (HRNet, the seeds) | mmpose x2 = x + w.
+_C.DATASET.BOX_CONVENTION = "hrnet"
 _C.DATASET.COLOR_JITTER = 0.0       # brightness/contrast/saturation jitter amplitude
 _C.DATASET.USE_UDP = False          # unbiased (UDP) target encoding
 

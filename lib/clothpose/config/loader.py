@@ -167,6 +167,7 @@ def validate(cfg: CN, source: str = "<config>") -> None:
             ("TRAIN.OPTIMIZER", cfg.TRAIN.OPTIMIZER, ("adam", "sgd")),
             ("DEVICE", cfg.DEVICE, ("auto", "cpu", "cuda")),
             ("DATASET.INPUT", cfg.DATASET.INPUT, ("box", "image")),
+            ("DATASET.BOX_CONVENTION", cfg.DATASET.BOX_CONVENTION, ("hrnet", "mmpose")),
             ("LOSS.NAME", cfg.LOSS.NAME, ("mse", "cpn_l1"))):
         if value not in allowed:
             fail(key, f"{value!r} is not one of {allowed}")

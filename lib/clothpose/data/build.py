@@ -117,13 +117,14 @@ def _coco_family(cfg: CfgNode, image_set: str, is_train: bool, scheme: KeypointS
                                   + ", ".join(str(p) for p in cands))
     data = _load_json(ann_file)
     image_root = root / "images" / image_set
-    skip = cfg.DATASET.SKIP_BAD_SAMPLES
+    skip, boxes = cfg.DATASET.SKIP_BAD_SAMPLES, cfg.DATASET.BOX_CONVENTION
     if is_train or cfg.TEST.USE_GT_BBOX:
-        res = parse_coco_keypoints(data, scheme, image_root, categories, skip, str(ann_file))
+        res = parse_coco_keypoints(data, scheme, image_root, categories, skip, str(ann_file),
+                                   box_convention=boxes)
     else:
         det_file = Path(cfg.TEST.COCO_BBOX_FILE)
         res = parse_detections(_load_json(det_file), data, scheme, image_root, categories,
-                               cfg.TEST.IMAGE_THRE, skip, str(det_file))
+                               cfg.TEST.IMAGE_THRE, skip, str(det_file), box_convention=boxes)
     has_gt = bool(data.get("annotations"))
     del data
 

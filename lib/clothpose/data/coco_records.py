@@ -67,12 +67,25 @@ def keypoints_to_scheme(flat: np.ndarray, category_ids: np.ndarray, scheme: Keyp
     return kps if src is scheme else src.convert(kps, category_ids, scheme)
 
 
-def clean_box(box: Sequence[float], width: float, height: float) -> np.ndarray | None:
-    """HRNet's box sanitising: clip x, y, w, h to the image; None if nothing is left."""
+BOX_CONVENTIONS = ("hrnet", "mmpose")
+
+
+def clean_box(box: Sequence[float], width: float, height: float,
+              convention: str = "hrnet") -> np.ndarray | None:
+    """Clip x, y, w, h to the image; None if nothing is left.
+
+    ``hrnet`` (HRNet and the seeds): x2 = x1 + w - 1 with x1 the clipped x, i.e. w counts
+    pixels; ``mmpose`` (its COCO-style datasets): x2 = x + w. Both clip x2 to width - 1.
+    """
     x, y, w, h = (float(v) for v in box)
     x1, y1 = max(0.0, x), max(0.0, y)
-    x2 = min(width - 1.0, x1 + max(0.0, w - 1.0))
-    y2 = min(height - 1.0, y1 + max(0.0, h - 1.0))
+    if convention == "mmpose":
+        x2, y2 = min(width - 1.0, max(0.0, x + w)), min(height - 1.0, max(0.0, y + h))
+    elif convention == "hrnet":
+        x2 = min(width - 1.0, x1 + max(0.0, w - 1.0))
+        y2 = min(height - 1.0, y1 + max(0.0, h - 1.0))
+    else:
+        raise ValueError(f"box convention {convention!r} is not one of {BOX_CONVENTIONS}")
     if x2 < x1 or y2 < y1:
         return None
     return np.array([x1, y1, x2 - x1, y2 - y1], dtype=np.float32)
@@ -102,11 +115,12 @@ def _wanted(cid: Any, scheme: KeypointScheme, categories: Sequence[int]) -> bool
 
 def parse_coco_keypoints(data: dict, scheme: KeypointScheme, image_root: str | Path = "",
                          categories: Sequence[int] = (), skip_bad: bool = False,
-                         source: str = "<annotations>") -> ParseResult:
+                         source: str = "<annotations>", box_convention: str = "hrnet"
+                         ) -> ParseResult:
     """Ground-truth records of every instance with a labelled keypoint (HRNet's rule).
 
-    Boxes are sanitised as HRNet does; a box with w or h <= 1 raises ``AnnotationFileError``
-    unless ``skip_bad`` (then it is counted in ``num_skipped``).
+    Boxes are sanitised by ``clean_box`` (``box_convention``); a box with w or h <= 1 raises
+    ``AnnotationFileError`` unless ``skip_bad`` (then it is counted in ``num_skipped``).
     """
     images = _images(data, source)
     anns = data.get("annotations", [])
@@ -123,7 +137,7 @@ def parse_coco_keypoints(data: dict, scheme: KeypointScheme, image_root: str | P
         if not _box_ok(a.get("bbox")):
             raise AnnotationFileError(f"{where}: field 'bbox': expected 4 numbers [x, y, w, h]")
         _name, w, h = images[a["image_id"]]
-        box = _usable_box(a["bbox"], w, h, where, skip_bad, res)
+        box = _usable_box(a["bbox"], w, h, where, skip_bad, res, box_convention)
         if box is None:
             continue
         keep.append(a)
@@ -149,9 +163,9 @@ def parse_coco_keypoints(data: dict, scheme: KeypointScheme, image_root: str | P
 
 
 def _usable_box(bbox: Sequence[float], w: float, h: float, where: str, skip_bad: bool,
-                res: "ParseResult") -> np.ndarray | None:
+                res: "ParseResult", convention: str = "hrnet") -> np.ndarray | None:
     """The box clipped to the image, or None (counted) when degenerate and skipping is allowed."""
-    box = clean_box(bbox, w, h)
+    box = clean_box(bbox, w, h, convention)
     if box is not None and box[2] > 1 and box[3] > 1:
         return box
     msg = f"{where}: field 'bbox' {list(bbox)} is degenerate (w or h <= 1 in the image)"
@@ -172,7 +186,8 @@ def _covered(images: dict, anns: list, scheme: KeypointScheme, categories: Seque
 
 def parse_detections(dets: Any, data: dict, scheme: KeypointScheme, image_root: str | Path = "",
                      categories: Sequence[int] = (), score_thre: float = 0.0,
-                     skip_bad: bool = False, source: str = "<detections>") -> ParseResult:
+                     skip_bad: bool = False, source: str = "<detections>",
+                     box_convention: str = "hrnet") -> ParseResult:
     """Records from COCO bbox results; each box's category becomes the instance's."""
     images = _images(data, "<annotations>")
     if not isinstance(dets, list):
@@ -195,7 +210,7 @@ def parse_detections(dets: Any, data: dict, scheme: KeypointScheme, image_root: 
             res.num_filtered += 1
             continue
         name, w, h = images[d["image_id"]]
-        box = _usable_box(d["bbox"], w, h, where, skip_bad, res)
+        box = _usable_box(d["bbox"], w, h, where, skip_bad, res, box_convention)
         if box is None:
             continue
         res.records.append({"image": str(root / name), "image_id": d["image_id"],

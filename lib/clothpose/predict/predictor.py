@@ -174,7 +174,8 @@ class Predictor:
                 if int(cid) not in known:
                     raise ValueError(f"predict: image {i} box {j}: category {cid} is not in "
                                      f"scheme {self.scheme.name!r} (known: {sorted(known)})")
-                clipped = clean_box(box[:4], img.shape[1], img.shape[0])
+                clipped = clean_box(box[:4], img.shape[1], img.shape[0],
+                                    self.cfg.DATASET.BOX_CONVENTION)
                 if clipped is None or clipped[2] <= 0 or clipped[3] <= 0:
                     raise ValueError(f"predict: image {i} box {j} {list(box[:4])} has no area "
                                      f"inside the {img.shape[1]}x{img.shape[0]} image")
