@@ -92,7 +92,8 @@ def mmpose_predict(mm, model, img: np.ndarray, xyxy: np.ndarray, size=(192, 256)
     crop = cv2.warpAffine(img, warp, size, flags=cv2.INTER_LINEAR)
     # PoseDataPreprocessor of the DeepFashion2 configs: bgr_to_rgb, then (x - mean) / std
     mean, std = np.array([123.675, 116.28, 103.53]), np.array([58.395, 57.12, 57.375])
-    x = torch.from_numpy(((crop[:, :, ::-1] - mean) / std).transpose(2, 0, 1)[None].astype(np.float32))
+    x = ((crop[:, :, ::-1] - mean) / std).transpose(2, 0, 1)[None]
+    x = torch.from_numpy(x.astype(np.float32))
     with torch.no_grad():
         heat = model(x)
         flipped = mm.flip_heatmaps(model(x.flip(-1)), flip_indices=mm.flip_indices,
@@ -167,7 +168,8 @@ def main() -> int:
     images = {im["id"]: im for im in gt["images"]}
     for ann in gt["annotations"]:
         im = images[ann["image_id"]]
-        img = cv2.imread(str(data / im["file_name"]), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+        img = cv2.imread(str(data / im["file_name"]),
+                         cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
         # BaseCocoStyleDataset.parse_data_info: xywh -> xyxy clipped to the image
         x, y, w, h = ann["bbox"]
         xyxy = np.array([np.clip(x, 0, im["width"] - 1), np.clip(y, 0, im["height"] - 1),

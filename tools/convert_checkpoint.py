@@ -1,9 +1,11 @@
 """Convert a trained checkpoint of mmpose, HRNet or the FashionAI reference CPN for clothpose.
 
     python tools/convert_checkpoint.py --from mmpose \
-        res50_deepfashion2_vest_256x192-4c48d05c_20221208.pth models/mmpose/res50_deepfashion2_vest_256x192.pth
+        res50_deepfashion2_vest_256x192-4c48d05c_20221208.pth \
+        models/mmpose/res50_deepfashion2_vest_256x192.pth
     python tools/convert_checkpoint.py --from hrnet --cfg X.yaml pose_hrnet_w48_384x288.pth out.pth
-    python tools/convert_checkpoint.py --from cpn-gathierry --cfg experiments/fashionai/cpn-resnet152_512x512.yaml \
+    python tools/convert_checkpoint.py --from cpn-gathierry \
+        --cfg experiments/fashionai/cpn-resnet152_512x512.yaml \
         DATASET.SCHEME fashionai-blouse kpt_blouse_030.ckpt out.pth
 
 The target model is built from --cfg (mmpose default: the DeepFashion2 ResNet-50 256x192

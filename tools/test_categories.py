@@ -4,8 +4,8 @@
         [--fallback-weights agg/model_best.pth] [--out merged.json] \
         [TEST.USE_GT_BBOX False TEST.COCO_BBOX_FILE det.json TEST.FLIP_TEST True ...]
 
-    python tools/test_categories.py --cfg 'experiments/deepfashion2/mmpose-res50_256x192-{name}.yaml' \
-        --categories 1-13
+    python tools/test_categories.py \
+        --cfg 'experiments/deepfashion2/mmpose-res50_256x192-{name}.yaml' --categories 1-13
 
 Each category's model sees the boxes of its own category only (GT boxes, or the detection file
 filtered by category). The model is TEST.MODEL_FILE when the category's config sets it, else
@@ -85,7 +85,8 @@ def main(argv=None) -> int:
         weights = Path(cfg_k.TEST.MODEL_FILE) if cfg_k.TEST.MODEL_FILE else \
             category_output(cfg_k, k) / args.weights_name
         if not weights.exists():
-            raise SystemExit(f"category {k}: {weights} does not exist (finetune or convert it first)")
+            raise SystemExit(f"category {k}: {weights} does not exist "
+                             "(finetune or convert it first)")
         test_run(args, path, [k], weights, name)
         files.append(category_output(cfg_k, k) / "results" / name)
     cats = [k for k, _, _ in runs]

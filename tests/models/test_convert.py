@@ -71,7 +71,8 @@ def test_mmpose_0x_head_prefix_maps_like_the_1x_one():
 
 def test_mmpose_checkpoint_loads_strictly_and_predicts_like_its_source(tmp_path):
     ref = randomize(MMPoseTopdown(50, 294), seed=1)
-    src, dst = tmp_path / "res50_deepfashion2_vest_256x192-4c48d05c_20221208.pth", tmp_path / "c.pth"
+    src = tmp_path / "res50_deepfashion2_vest_256x192-4c48d05c_20221208.pth"
+    dst = tmp_path / "c.pth"
     flip = get_scheme("deepfashion2-mmpose").flip_index.tolist()
     torch.save({"meta": mmpose_meta(flip), "state_dict": ref.state_dict()}, src)
     report = convert(src, dst, "mmpose")
@@ -181,7 +182,8 @@ def test_hrnet_checkpoint_with_module_prefix_and_training_metadata(tmp_path):
 
 def cpn_cfg_opts() -> list[str]:
     return ["MODEL.EXTRA.NUM_LAYERS", "50", "DATASET.SCHEME", "fashionai-blouse",
-            "MODEL.PRETRAINED", "", "MODEL.IMAGE_SIZE", "[64, 64]", "MODEL.HEATMAP_SIZE", "[16, 16]"]
+            "MODEL.PRETRAINED", "", "MODEL.IMAGE_SIZE", "[64, 64]",
+            "MODEL.HEATMAP_SIZE", "[16, 16]"]
 
 
 def test_gathierry_cpn_renames_onto_cpn_and_computes_the_same(tmp_path):

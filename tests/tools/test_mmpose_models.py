@@ -96,7 +96,7 @@ def test_test_categories_uses_each_category_file_and_merges(zoo, synthetic_df2, 
         cfg = load_config(ROOT / CFG.format(name=name), overrides(zoo, synthetic_df2, out))
         predictor, slots = Predictor(cfg), list(get_scheme(cfg.DATASET.SCHEME).category(k).slots)
         for a in (a for a in gt["annotations"] if a["category_id"] == k):
-            img = cv2.imread(str(synthetic_df2.root / "images" / "validation" / files[a["image_id"]]))
+            img = cv2.imread(str(synthetic_df2.root / "images/validation" / files[a["image_id"]]))
             (inst,) = predictor.predict([img], [[a["bbox"]]], [[k]])[0]
             want = inst.keypoints_official()[slots, :2]
             written = [np.asarray(m["keypoints"], float).reshape(294, 3)[slots, :2] for m in merged
