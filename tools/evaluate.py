@@ -3,7 +3,10 @@
     python tools/evaluate.py --gt validation_coco.json --results results.json [--out stats.json]
 
 ``--fast`` (default) runs the in-memory evaluator; ``--reference`` runs pycocotools set up
-like the official evaluation. Both give the same numbers.
+like the official evaluation. Both give the same numbers, by the official rules: a result's area
+comes from its ``bbox`` when the file carries one (else from its keypoint hull), results of
+categories the ground truth does not list are ignored (and counted), and a malformed ground
+truth is refused with the file, entry and field.
 """
 from __future__ import annotations
 
@@ -43,9 +46,11 @@ def run(args: argparse.Namespace) -> dict:
         gt = GroundTruth.load(args.gt)
         res = load_results(args.results, gt)
         result = evaluate_keypoints(gt, res.image_ids, res.category_ids, res.keypoints,
-                                    res.scores, scheme=args.scheme, as_submission=False)
+                                    res.scores, scheme=args.scheme, as_submission=False,
+                                    boxes=res.boxes)
     out = {name: float(result.stats[name]) for name in STAT_NAMES}
     out["per_category"] = {k: float(v) for k, v in result.per_category.items()}
+    out["num_ignored"] = int(result.num_ignored)
     return out
 
 
@@ -60,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     print(format_stats_table(out))
     print()
     print(format_category_table(out["per_category"]))
+    if out["num_ignored"]:
+        print(f"\nignored {out['num_ignored']} results of categories not in {args.gt} "
+              "(as the official evaluator does)")
     mode = "reference (pycocotools)" if args.reference else "fast"
     print(f"\n{mode} evaluation took {time.perf_counter() - start:.2f} s")
     if args.out:

@@ -5,17 +5,18 @@
 * ``write_results`` / ``load_results`` — submission files;
 * ``format_stats_table`` / ``format_category_table`` — markdown tables for tools and logs.
 """
-from .fast_eval import KeypointEvalResult, detection_areas, evaluate_keypoints
-from .groundtruth import GroundTruth, GroundTruthError
+from .fast_eval import KeypointEvalResult, detection_areas, evaluate_keypoints, result_areas
+from .groundtruth import GroundTruth, GroundTruthError, validate_ground_truth
 from .params import STAT_NAMES
 from .reference import evaluate_with_pycocotools
 from .report import format_category_table, format_stats_table
-from .results import (Results, ResultsError, load_results, read_results_list,
+from .results import (Results, ResultsError, carries_bbox, load_results, read_results_list,
                       submission_keypoints, write_results)
 
 __all__ = [
     "GroundTruth", "GroundTruthError", "KeypointEvalResult", "Results", "ResultsError",
-    "STAT_NAMES", "detection_areas", "evaluate_keypoints", "evaluate_with_pycocotools",
-    "format_category_table", "format_stats_table", "load_results", "read_results_list", "submission_keypoints",
+    "STAT_NAMES", "carries_bbox", "detection_areas", "evaluate_keypoints",
+    "evaluate_with_pycocotools", "format_category_table", "format_stats_table", "load_results",
+    "read_results_list", "result_areas", "submission_keypoints", "validate_ground_truth",
     "write_results",
 ]

@@ -13,13 +13,22 @@ all of it with Python loops over images and detections; here every step runs on 
   thresholds and area ranges simultaneously (groups bucketed by their number of GTs);
 * accumulation reproduces ``COCOeval.accumulate`` with cumulative sums and searchsorted.
 
-The detections are evaluated exactly as ``COCO.loadRes`` sees them in a result file. With
-``as_submission=True`` (default) they are first put into the form ``results.write_results``
-writes (slots outside the instance's own category hold its first own landmark), so the
-in-memory numbers equal those of the written file: the detection area (box hull of all K
-coordinates, used for the medium/large ranges) is then the hull of the own landmarks, and the
-box-distance OKS pycocotools uses against GT without labelled landmarks sees the same points.
-Use ``as_submission=False`` for arrays loaded from an arbitrary result file.
+The detections are evaluated exactly as ``COCO.loadRes`` sees them in a result file. The
+official rule for a detection's area (it selects the medium/large ranges of APm, APl, ARm,
+ARl) is: when the results carry a ``bbox`` (decided by the first entry, as ``loadRes`` does),
+area = bbox w * h; otherwise the box hull of all K predicted coordinates (``result_areas``).
+Pass ``boxes`` whenever the file carries them (``tools/test.py`` writes each instance's
+detection box). Without boxes and with ``as_submission=True`` (default) the detections are
+first put into the form ``results.write_results`` writes (slots outside the instance's own
+category hold its first own landmark), so the in-memory numbers equal those of the written
+file: the hull is then that of the own landmarks, and the box-distance OKS pycocotools uses
+against GT without labelled landmarks sees the same points. Use ``as_submission=False`` for
+arrays loaded from an arbitrary result file.
+
+Results whose category is not in the ground truth's category list are ignored, as the official
+evaluator ignores them (its per-category loop never visits them); they are counted in
+``KeypointEvalResult.num_ignored`` and reported in one warning line. An image id outside the
+ground truth is an error (``loadRes`` refuses such files).
 """
 from __future__ import annotations
 
@@ -47,12 +56,14 @@ class KeypointEvalResult:
     per_category: dict[str, float]
     precision: np.ndarray
     recall: np.ndarray
+    num_ignored: int = 0       # results of categories the ground truth does not list
 
 
 def evaluate_keypoints(gt: GroundTruth, image_ids: np.ndarray, category_ids: np.ndarray,
                        keypoints: np.ndarray, scores: np.ndarray,
                        scheme: KeypointScheme | str = "deepfashion2", as_submission: bool = True,
-                       max_dets: int = MAX_DETS) -> KeypointEvalResult:
+                       max_dets: int = MAX_DETS, boxes: np.ndarray | None = None
+                       ) -> KeypointEvalResult:
     """COCO keypoint AP of detections against ``gt`` (see module docstring).
 
     Args:
@@ -64,16 +75,45 @@ def evaluate_keypoints(gt: GroundTruth, image_ids: np.ndarray, category_ids: np.
         as_submission: evaluate the detections as ``write_results`` would write them
             (see module docstring); False takes all K slots as given.
         max_dets: detections kept per (image, category), highest scores first.
+        boxes: (N, 4) x, y, w, h of each result when its file carries ``bbox`` (the official
+            area rule then takes the area from them), else None.
     """
     scheme = get_scheme(scheme) if isinstance(scheme, str) else scheme
+    image_ids, category_ids, keypoints, scores, boxes, ignored = _drop_unknown_categories(
+        gt, image_ids, category_ids, keypoints, scores, boxes)
     dts = _prepare_detections(gt, image_ids, category_ids, keypoints, scores, scheme,
-                              as_submission, max_dets)
+                              as_submission, max_dets, boxes)
     dt_match = _match(gt, dts, scheme.sigmas)
     precision, recall = _accumulate(gt, dts, dt_match)
     stats = summarize(precision, recall)
     per_category = {gt.category_names[int(c)]: mean_defined(precision[:, :, k, 0])
                     for k, c in enumerate(gt.category_ids)}
-    return KeypointEvalResult(stats, per_category, precision, recall)
+    return KeypointEvalResult(stats, per_category, precision, recall, ignored)
+
+
+def _drop_unknown_categories(gt: GroundTruth, image_ids, category_ids, keypoints, scores, boxes):
+    """Remove (and count, one warning) results whose category the ground truth does not list."""
+    cat = np.asarray(category_ids).reshape(-1)
+    known = np.isin(cat, gt.category_ids)
+    if known.all():
+        return image_ids, category_ids, keypoints, scores, boxes, 0
+    n = int((~known).sum())
+    logger.warning("%d result(s) of categories %s that %s does not list are ignored, as the "
+                   "official evaluator ignores them", n, sorted(set(cat[~known].tolist())),
+                   gt.source)
+
+    def sel(a):
+        return None if a is None else np.asarray(a)[known]
+    return (sel(image_ids), sel(category_ids), sel(keypoints), sel(scores), sel(boxes), n)
+
+
+def result_areas(keypoints: np.ndarray, boxes: np.ndarray | None) -> np.ndarray:
+    """Detection areas by the official ``COCO.loadRes`` rule: bbox w * h when the results carry
+    a ``bbox``, else the box hull of all K predicted coordinates."""
+    if boxes is None:
+        return detection_areas(keypoints)
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    return b[:, 2] * b[:, 3]
 
 
 def detection_areas(keypoints: np.ndarray) -> np.ndarray:
@@ -99,12 +139,13 @@ class _Detections:
 
 
 def _prepare_detections(gt: GroundTruth, image_ids, category_ids, keypoints, scores,
-                        scheme: KeypointScheme, as_submission: bool, max_dets: int) -> _Detections:
+                        scheme: KeypointScheme, as_submission: bool, max_dets: int,
+                        boxes: np.ndarray | None = None) -> _Detections:
     img = np.asarray(image_ids, dtype=np.int64).reshape(-1)
     cat = np.asarray(category_ids, dtype=np.int64).reshape(-1)
     kps = np.asarray(keypoints, dtype=np.float64)
     sc = np.asarray(scores, dtype=np.float64).reshape(-1)
-    _check_inputs(gt, scheme, img, cat, kps, sc)
+    _check_inputs(gt, scheme, img, cat, kps, sc, boxes)
     crank = gt.category_rank(cat)
     n = len(img)
     keys = gt.make_group_keys(img, cat)
@@ -114,7 +155,9 @@ def _prepare_detections(gt: GroundTruth, image_ids, category_ids, keypoints, sco
     kept = ranks < max_dets
     keep = order[kept]
     xy = kps[keep, :, :2]
-    if as_submission:   # the hull of the filled slots is the hull of the own landmarks
+    if boxes is not None:   # the official rule when results carry a bbox
+        areas = result_areas(xy, np.asarray(boxes, dtype=np.float64).reshape(n, 4)[keep])
+    elif as_submission:   # the hull of the filled slots is the hull of the own landmarks
         areas = _own_category_areas(xy, cat[keep], scheme)
     else:
         areas = detection_areas(xy)
@@ -124,11 +167,13 @@ def _prepare_detections(gt: GroundTruth, image_ids, category_ids, keypoints, sco
 
 
 def _check_inputs(gt: GroundTruth, scheme: KeypointScheme, img: np.ndarray, cat: np.ndarray,
-                  kps: np.ndarray, sc: np.ndarray) -> None:
+                  kps: np.ndarray, sc: np.ndarray, boxes: np.ndarray | None = None) -> None:
     n = len(img)
     if kps.ndim != 3 or kps.shape[0] != n or kps.shape[2] < 2 or len(cat) != n or len(sc) != n:
         raise ValueError(f"expected image_ids/category_ids/scores (N,) and keypoints (N, K, 2|3) "
                          f"with the same N; got {img.shape}, {cat.shape}, {sc.shape}, {kps.shape}")
+    if boxes is not None and np.shape(boxes) != (n, 4):
+        raise ValueError(f"boxes must be (N, 4) with N = {n}, got {np.shape(boxes)}")
     k = scheme.num_keypoints
     if kps.shape[1] != k or (len(gt.keypoints) and gt.num_keypoints != k):
         raise ValueError(f"keypoints have {kps.shape[1]} slots, ground truth "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,110 @@ _REQUIRED = ("id", "image_id", "category_id", "keypoints", "area", "bbox", "num_
 
 
 class GroundTruthError(ValueError):
-    """The ground-truth file is not a usable COCO keypoint annotation file."""
+    """The ground-truth file is not a usable COCO keypoint annotation file.
+
+    ``file``, ``entry`` (e.g. ``annotations[12] (id 40)``) and ``field`` say where; the message
+    is ``<file>: <entry>: field '<field>': <what was expected>``.
+    """
+
+    def __init__(self, message: str, file: str = "", entry: str = "", field: str = ""):
+        super().__init__(message)
+        self.file, self.entry, self.field = file, entry, field
+
+
+def _fail(source: str, entry: str, field: str, what: str) -> GroundTruthError:
+    where = ": ".join(p for p in (source, entry) if p)
+    return GroundTruthError(f"{where}: field {field!r}: {what}", source, entry, field)
+
+
+def _is_int(v: Any) -> bool:
+    """An integer id as JSON gives it: an int, or a float with an integral value (pycocotools
+    treats 1.0 and 1 as the same key); never a bool, a string or 1.5."""
+    if isinstance(v, bool):
+        return False
+    if isinstance(v, int):
+        return True
+    return isinstance(v, float) and math.isfinite(v) and v.is_integer()
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def validate_ground_truth(data: Any, source: str = "<dict>") -> np.ndarray:
+    """Check a COCO keypoint ground truth once, before any evaluator reads it.
+
+    pycocotools and the fast evaluator would otherwise read malformed files differently and
+    silently (a category id ``"1"`` is dropped by one and cast by the other; a duplicate
+    annotation id makes pycocotools evaluate one annotation twice; NaN coordinates make OKS NaN).
+    Raises ``GroundTruthError`` naming the file, the entry and the field. Returns the keypoints
+    of every annotation as a float64 (M, 3K) array (parsed once, reused by ``GroundTruth``).
+    """
+    if not isinstance(data, dict):
+        raise GroundTruthError(f"{source}: expected a COCO object (images, annotations, "
+                               f"categories), got {type(data).__name__}", source)
+    for key in ("images", "annotations", "categories"):
+        if not isinstance(data.get(key), list):
+            raise _fail(source, "", key, "top-level field must be a list")
+    for section in ("images", "categories"):
+        for i, item in enumerate(data[section]):
+            if not isinstance(item, dict) or "id" not in item:
+                raise _fail(source, f"{section}[{i}]", "id", "missing")
+            if not _is_int(item["id"]):
+                raise _fail(source, f"{section}[{i}]", "id",
+                            f"expected an integer, got {item['id']!r}")
+    seen: dict[int, int] = {}
+    length = None
+    for i, a in enumerate(data["annotations"]):
+        entry = f"annotations[{i}]"
+        if not isinstance(a, dict):
+            raise GroundTruthError(f"{source}: {entry}: expected an object", source, entry)
+        missing = [k for k in _REQUIRED if k not in a]
+        if missing:
+            raise _fail(source, entry, missing[0], f"missing (required: {list(_REQUIRED)})")
+        entry = f"annotations[{i}] (id {a['id']!r})"
+        for key in ("id", "image_id", "category_id", "num_keypoints"):
+            if not _is_int(a[key]):
+                raise _fail(source, entry, key, f"expected an integer, got {a[key]!r}")
+        first = seen.setdefault(int(a["id"]), i)
+        if first != i:
+            raise _fail(source, entry, "id", f"duplicate annotation id (also annotations[{first}])"
+                        "; pycocotools would evaluate one of them twice")
+        if not _is_number(a["area"]):
+            raise _fail(source, entry, "area", f"expected a finite number, got {a['area']!r}")
+        b = a["bbox"]
+        if not isinstance(b, list) or len(b) != 4 or not all(_is_number(v) for v in b):
+            raise _fail(source, entry, "bbox", f"expected 4 finite numbers [x, y, w, h], got {b!r}")
+        if "iscrowd" in a and a["iscrowd"] not in (0, 1):
+            raise _fail(source, entry, "iscrowd", f"expected 0 or 1, got {a['iscrowd']!r}")
+        kp = a["keypoints"]
+        if not isinstance(kp, list) or len(kp) % 3 or (length is not None and len(kp) != length):
+            got = len(kp) if isinstance(kp, list) else type(kp).__name__
+            raise _fail(source, entry, "keypoints", f"expected a list of {length or '3 x K'} "
+                        f"numbers (the same K for every annotation), got {got}")
+        length = len(kp)
+    return _keypoint_values(source, data["annotations"])
+
+
+def _keypoint_values(source: str, anns: list[dict]) -> np.ndarray:
+    """(M, 3K) float64 keypoints, all finite numbers (one vectorised pass; the first bad entry
+    is named on failure)."""
+    if not anns:
+        return np.zeros((0, 0))
+    arr = np.asarray([a["keypoints"] for a in anns])
+    if arr.dtype.kind in "iub":
+        return arr.astype(np.float64)
+    bad = None
+    if arr.dtype.kind == "f":
+        rows = np.nonzero(~np.isfinite(arr).all(axis=1))[0]
+        bad = int(rows[0]) if len(rows) else None
+        what = "contains NaN or inf"
+    else:
+        bad = next(i for i, a in enumerate(anns) if not all(_is_number(v) for v in a["keypoints"]))
+        what = "must hold numbers only"
+    if bad is not None:
+        raise _fail(source, f"annotations[{bad}] (id {anns[bad]['id']!r})", "keypoints", what)
+    return arr
 
 
 @dataclass(eq=False)
@@ -93,35 +197,32 @@ class GroundTruth:
             return source
         if isinstance(source, dict):
             return cls.from_dict(source, "<dict>")
-        path = Path(source)
+        return cls.from_dict(cls.read_json(source), str(source))
+
+    @staticmethod
+    def read_json(path: "str | os.PathLike") -> Any:
+        """The parsed JSON of a ground-truth file (``GroundTruthError`` if unreadable)."""
         try:
             with open(path) as f:
-                data = json.load(f)
+                return json.load(f)
         except (OSError, json.JSONDecodeError) as e:
-            raise GroundTruthError(f"{path}: cannot read ground truth JSON: {e}") from e
-        return cls.from_dict(data, str(path))
+            raise GroundTruthError(f"{path}: cannot read ground truth JSON: {e}", str(path)) from e
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> "GroundTruth":
-        """Validate and index a parsed COCO keypoint dict."""
-        for key in ("images", "annotations", "categories"):
-            if not isinstance(data.get(key), list):
-                raise GroundTruthError(f"{source}: top-level field {key!r} must be a list")
+        """Validate (``validate_ground_truth``) and index a parsed COCO keypoint dict."""
+        all_kps = validate_ground_truth(data, source)
         image_ids = np.unique(np.asarray([_int_field(source, "images", i, im, "id")
                                           for i, im in enumerate(data["images"])], dtype=np.int64))
         names = {_int_field(source, "categories", i, c, "id"): str(c.get("name", c["id"]))
                  for i, c in enumerate(data["categories"])}
         cat_ids = np.asarray(sorted(names), dtype=np.int64)
         anns = data["annotations"]
-        for i, a in enumerate(anns):
-            missing = [k for k in _REQUIRED if k not in a]
-            if missing:
-                raise GroundTruthError(f"{source}: annotations[{i}] misses field(s) {missing}")
         img = np.asarray([a["image_id"] for a in anns], dtype=np.int64)
         cat = np.asarray([a["category_id"] for a in anns], dtype=np.int64)
         keep = np.isin(img, image_ids) & np.isin(cat, cat_ids)
         anns = [a for a, k in zip(anns, keep) if k]
-        kps = _keypoint_array(source, anns)
+        kps = all_kps[keep].reshape(len(anns), all_kps.shape[1] // 3 if len(all_kps) else 0, 3)
         order = np.lexsort((np.arange(len(anns)), cat[keep], _rank(image_ids, img[keep])))
         anns = [anns[i] for i in order]
         iscrowd = np.asarray([bool(a.get("iscrowd", 0)) for a in anns], dtype=bool)
@@ -149,15 +250,3 @@ def _int_field(source: str, section: str, index: int, item: Any, key: str) -> in
     if not isinstance(item, dict) or key not in item:
         raise GroundTruthError(f"{source}: {section}[{index}] misses field {key!r}")
     return int(item[key])
-
-
-def _keypoint_array(source: str, anns: list[dict]) -> np.ndarray:
-    lengths = {len(a["keypoints"]) for a in anns}
-    if len(lengths) > 1 or any(n % 3 for n in lengths):
-        bad = next(i for i, a in enumerate(anns)
-                   if len(a["keypoints"]) != len(anns[0]["keypoints"]) or len(a["keypoints"]) % 3)
-        raise GroundTruthError(
-            f"{source}: annotation id {anns[bad]['id']}: field 'keypoints' has "
-            f"{len(anns[bad]['keypoints'])} values; all annotations need the same multiple of 3")
-    k = lengths.pop() // 3 if lengths else 0
-    return np.asarray([a["keypoints"] for a in anns], dtype=np.float64).reshape(len(anns), k, 3)

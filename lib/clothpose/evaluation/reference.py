@@ -18,6 +18,7 @@ import numpy as np
 from ..keypoints import KeypointScheme, get_scheme
 from .accumulate import mean_defined
 from .fast_eval import KeypointEvalResult
+from .groundtruth import GroundTruth, validate_ground_truth
 from .params import MAX_DETS, STAT_NAMES
 
 logger = logging.getLogger(__name__)
@@ -36,9 +37,12 @@ def evaluate_with_pycocotools(gt: str | os.PathLike | dict, results: str | os.Pa
     from pycocotools.cocoeval import COCOeval
 
     scheme = get_scheme(scheme) if isinstance(scheme, str) else scheme
+    source = "<dict>" if isinstance(gt, dict) else str(gt)
+    data = gt if isinstance(gt, dict) else GroundTruth.read_json(gt)
+    validate_ground_truth(data, source)  # the same checks (and errors) as the fast evaluator
     quiet = io.StringIO()  # pycocotools prints progress; keep it out of our logs
     with contextlib.redirect_stdout(quiet):
-        coco_gt = COCO(str(gt)) if not isinstance(gt, dict) else _coco_from_dict(gt)
+        coco_gt = _coco_from_dict(data)
         if isinstance(results, list):
             results = [dict(r) for r in results]  # loadRes adds fields in place
         coco_dt = _load_results(coco_gt, results)
@@ -48,11 +52,18 @@ def evaluate_with_pycocotools(gt: str | os.PathLike | dict, results: str | os.Pa
         ev.evaluate()
         ev.accumulate()
         ev.summarize()
+    known = set(coco_gt.getCatIds())
+    ignored = [a["category_id"] for a in coco_dt.dataset["annotations"]
+               if a["category_id"] not in known]
+    if ignored:  # COCOeval never visits them; say so as the fast evaluator does
+        logger.warning("%d result(s) of categories %s that %s does not list are ignored, as the "
+                       "official evaluator ignores them", len(ignored), sorted(set(ignored)), source)
     stats = {name: float(v) for name, v in zip(STAT_NAMES, ev.stats)}
     precision = ev.eval["precision"]
     per_category = {coco_gt.cats[c]["name"]: mean_defined(precision[:, :, k, 0, 0])
                     for k, c in enumerate(ev.params.catIds)}
-    return KeypointEvalResult(stats, per_category, precision[..., 0], ev.eval["recall"][..., 0])
+    return KeypointEvalResult(stats, per_category, precision[..., 0], ev.eval["recall"][..., 0],
+                              len(ignored))
 
 
 def _coco_from_dict(data: dict):

@@ -38,12 +38,16 @@ class ResultsError(ValueError):
 
 @dataclass
 class Results:
-    """Arrays of a result file: image_ids (N,), category_ids (N,), keypoints (N, K, 3), scores (N,)."""
+    """Arrays of a result file: image_ids (N,), category_ids (N,), keypoints (N, K, 3), scores
+    (N,) and, when the file carries ``bbox`` (official rule: decided by its first entry), boxes
+    (N, 4) x, y, w, h; None otherwise. Evaluators take the detection area from ``boxes`` when
+    they exist (``fast_eval.result_areas``)."""
 
     image_ids: np.ndarray
     category_ids: np.ndarray
     keypoints: np.ndarray
     scores: np.ndarray
+    boxes: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -75,8 +79,9 @@ def write_results(path: str | os.PathLike, image_ids: np.ndarray, category_ids: 
     Args:
         keypoints294: (N, K, 3) x, y, per-landmark score in the ``scheme``'s layout
             (DeepFashion2: K = 294); only the own category's block is used.
-        boxes: optional (N, 4) detection boxes (x, y, w, h), written as an extra ``bbox`` field
-            so that ensembling can match instances by box (evaluators ignore it).
+        boxes: optional (N, 4) detection boxes (x, y, w, h), written as ``bbox`` so that
+            ensembling can match instances by box. The official evaluator then takes each
+            result's area from its ``bbox`` instead of the keypoint hull (``COCO.loadRes``).
     """
     scheme = get_scheme(scheme) if isinstance(scheme, str) else scheme
     img = np.asarray(image_ids).reshape(-1)
@@ -109,8 +114,12 @@ def load_results(source: str | os.PathLike | list, gt: GroundTruth | None = None
     """Read and validate a result file (or an already parsed list).
 
     Checks every entry for the four fields, integer ids, a finite score, ``3 * K`` finite
-    keypoint values (K from ``gt``, else ``num_keypoints``, else 294) and, when ``gt`` is given,
-    known image and category ids. Errors name the file, the entry index and the field.
+    keypoint values (K from ``gt``, else ``num_keypoints``, else 294), a ``bbox`` of 4 finite
+    numbers on every entry when the first one has a non-empty ``bbox`` (``COCO.loadRes`` then
+    reads every entry's), and, when ``gt`` is given, image ids known to it (``loadRes``
+    refuses others). Category ids the ground truth does not list are accepted: the evaluators
+    ignore and count them, as the official one ignores them. Errors name the file, the entry
+    index and the field.
     """
     name = name or ("<list>" if isinstance(source, list) else str(source))
     entries = source if isinstance(source, list) else _read_json(Path(source))
@@ -130,17 +139,35 @@ def load_results(source: str | os.PathLike | list, gt: GroundTruth | None = None
                      if not all(isinstance(v, (int, float)) for v in e["keypoints"]))
         raise ResultsError(f"{name}: entry {bad_i}: field 'keypoints' must hold numbers "
                            f"({err})") from err
-    bad = np.nonzero(~np.isfinite(kps.reshape(n, -1)).all(axis=1))[0]
+    bad = np.nonzero(~np.isfinite(kps.reshape(n, 3 * k)).all(axis=1))[0]
     if len(bad):
         raise ResultsError(f"{name}: entry {bad[0]}: field 'keypoints' contains NaN or inf")
     if gt is not None:
-        for field, ids, known in (("image_id", img, gt.image_ids),
-                                  ("category_id", cats, gt.category_ids)):
-            bad = np.nonzero(~np.isin(ids, known))[0]
-            if len(bad):
-                raise ResultsError(f"{name}: entry {bad[0]}: field {field!r} = {ids[bad[0]]} is "
-                                   f"not in the ground truth {gt.source}")
-    return Results(img, cats, kps, scores)
+        bad = np.nonzero(~np.isin(img, gt.image_ids))[0]
+        if len(bad):
+            raise ResultsError(f"{name}: entry {bad[0]}: field 'image_id' = {img[bad[0]]} is "
+                               f"not in the ground truth {gt.source}")
+    return Results(img, cats, kps, scores, _boxes(name, entries))
+
+
+def carries_bbox(entries: list) -> bool:
+    """``COCO.loadRes``' test: results are boxes when the first entry has a non-empty bbox."""
+    return bool(entries) and isinstance(entries[0], dict) and "bbox" in entries[0] \
+        and not entries[0]["bbox"] == []
+
+
+def _boxes(name: str, entries: list) -> np.ndarray | None:
+    if not carries_bbox(entries):
+        return None
+    for i, e in enumerate(entries):
+        b = e.get("bbox")
+        if not isinstance(b, list) or len(b) != 4 or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                for v in b):
+            raise ResultsError(f"{name}: entry {i}: field 'bbox' must be 4 finite numbers "
+                               f"[x, y, w, h] (entry 0 has a bbox, so the official evaluator "
+                               f"reads every entry's), got {b!r}")
+    return np.asarray([e["bbox"] for e in entries], dtype=np.float64).reshape(-1, 4)
 
 
 def read_results_list(path: str | os.PathLike, gt: GroundTruth | None = None) -> list[dict]:

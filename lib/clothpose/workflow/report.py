@@ -113,7 +113,7 @@ def evaluate_and_report(cfg: Any, results_path: str | Path, per_category: int = 
     gt = GroundTruth.load(gt_dict)
     res = load_results(results_path, gt)
     result = evaluate_keypoints(gt, res.image_ids, res.category_ids, res.keypoints, res.scores,
-                                as_submission=False)
+                                as_submission=False, boxes=res.boxes)
     stats: dict = {k: float(result.stats[k]) for k in STAT_KEYS}
     stats["per_category"] = {k: float(v) for k, v in result.per_category.items()}
     out = Path(results_path).parent
