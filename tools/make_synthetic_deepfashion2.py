@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """Generate synthetic DeepFashion2-format data in the RAW layout (images + per-image JSON).
 
-Train/validation get annotations and a detection-results file (<out>/detections/); test gets
-images only. Deterministic for a seed. Prepare it afterwards with tools/prepare_deepfashion2.py.
+Train/validation get annotations; test gets images only (as the official test release). Every
+split gets a detection-results file (<out>/detections/<split>_detections.json). Deterministic
+for a seed. Prepare it afterwards with tools/prepare_deepfashion2.py.
 """
 from __future__ import annotations
 

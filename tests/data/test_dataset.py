@@ -10,6 +10,7 @@ from torch.utils.data import DataLoader
 from clothpose.config import load_config
 from clothpose.data import (AnnotationFileError, BadSampleError, build_dataset,
                             parse_coco_keypoints)
+from clothpose.data.coco_records import parse_detections
 from clothpose.keypoints import get_scheme
 
 
@@ -53,29 +54,56 @@ def test_81_layout_file_gives_the_same_records_as_the_294_file(synthetic_df2):
 
 
 def test_detection_boxes_and_gt_for_evaluation(synthetic_df2):
+    """Boxes are selected by score and category only, never by ground truth: a category-k box
+    on an image without a category-k item stays (a false positive the evaluation must see)."""
     det_file = synthetic_df2.detections["validation"]
     cfg = _cfg(synthetic_df2.root, "DATASET.SCHEME", "deepfashion2-agg81",
                "TEST.COCO_BBOX_FILE", str(det_file), "TEST.IMAGE_THRE", "0.4",
                "DATASET.CATEGORIES", "[1, 2, 3, 4, 5, 6, 7]")
     ds = build_dataset(cfg, "validation", is_train=False)
     dets = json.loads(det_file.read_text())
-    want = [d for d in dets if d["score"] >= 0.4 and d["category_id"] <= 7
-            and d["image_id"] in ds.image_ids]
+    want = [d for d in dets if d["score"] >= 0.4 and d["category_id"] <= 7]
     assert len(ds) == len(want) > 0
     _, target, weight, meta = ds[0]
     assert meta["score"] == pytest.approx(want[0]["score"]) and not weight.any()
+    np.testing.assert_allclose(meta["box"], want[0]["bbox"])     # the file's box, unclipped
     gt = ds.evaluation_gt()
     assert all(len(a["keypoints"]) == 882 and a["category_id"] <= 7 for a in gt["annotations"])
-    assert {a["image_id"] for a in gt["annotations"]} == {i["id"] for i in gt["images"]}
+    coco = json.loads((synthetic_df2.root / "annotations/validation_coco.json").read_text())
+    assert [i["id"] for i in gt["images"]] == [i["id"] for i in coco["images"]]  # all images
+    assert ds.image_ids == sorted(i["id"] for i in coco["images"])
 
 
 def test_gt_boxes_at_test_time_and_unannotated_test_split(synthetic_df2):
     ds = build_dataset(_cfg(synthetic_df2.root, "TEST.USE_GT_BBOX", "True"), "validation", False)
     assert len(ds) > 0 and all(r["score"] == 1.0 for r in ds.records)
     assert ds.ann_file.endswith("annotations/validation_coco.json")
-    test = build_dataset(_cfg(synthetic_df2.root, "TEST.USE_GT_BBOX", "True"), "test", False)
-    assert len(test) == 0 and test.evaluation_gt() is None
+    with pytest.raises(AnnotationFileError, match="'test' has no annotations.*TEST.COCO_BBOX_FILE"):
+        build_dataset(_cfg(synthetic_df2.root, "TEST.USE_GT_BBOX", "True"), "test", False)
+    with pytest.raises(AnnotationFileError, match="TEST.COCO_BBOX_FILE is empty"):
+        build_dataset(_cfg(synthetic_df2.root, "TEST.USE_GT_BBOX", "False"), "test", False)
+    det_file = synthetic_df2.detections["test"]
+    test = build_dataset(_cfg(synthetic_df2.root, "TEST.USE_GT_BBOX", "False",
+                              "TEST.COCO_BBOX_FILE", str(det_file), "TEST.IMAGE_THRE", "0.01"),
+                         "test", False)
+    dets = [d for d in json.loads(det_file.read_text()) if d["score"] >= 0.01]
+    assert len(test) == len(dets) > 0 and test.evaluation_gt() is None
     assert len(test.image_ids) == synthetic_df2.counts["test"]
+
+
+def test_detections_of_unknown_images_are_counted_and_a_wrong_split_refused(synthetic_df2,
+                                                                             tmp_path):
+    dets = json.loads(synthetic_df2.detections["validation"].read_text())
+    mixed = dets + [dict(dets[0], image_id=10 ** 6)]
+    (tmp_path / "mixed.json").write_text(json.dumps(mixed))
+    scheme = get_scheme("deepfashion2")
+    data = json.loads((synthetic_df2.root / "annotations/validation_coco.json").read_text())
+    res = parse_detections(mixed, data, scheme, source="mixed.json")
+    assert res.num_unknown_images == 1 and len(res.records) == len(dets)
+    with pytest.raises(AnnotationFileError, match="none of its 1 boxes is for an image"):
+        parse_detections([dict(dets[0], image_id=10 ** 6)], data, scheme, source="other.json")
+    with pytest.raises(AnnotationFileError, match=r"x\.json: \[0\]: needs an integer 'image_id'"):
+        parse_detections([dict(dets[0], image_id="1")], data, scheme, source="x.json")
 
 
 def test_degenerate_box_error_or_skip():

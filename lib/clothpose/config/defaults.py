@@ -113,7 +113,8 @@ _C.DATASET.PIXEL_STD = [58.395, 57.12, 57.375]
 # Box (x, y, w, h) -> pixel extent: hrnet x2 = x + w - 1 (HRNet, the seeds) | mmpose x2 = x + w.
 _C.DATASET.BOX_CONVENTION = "hrnet"
 _C.DATASET.COLOR_JITTER = 0.0       # brightness/contrast/saturation jitter amplitude
-_C.DATASET.USE_UDP = False          # unbiased (UDP) target encoding
+_C.DATASET.USE_UDP = False          # unbiased data processing end to end: UDP crop, targets and
+                                    # back-projection (flip test then needs no SHIFT_HEATMAP)
 
 _C.TRAIN = CN()
 _C.TRAIN.LR_FACTOR = 0.1
@@ -142,6 +143,7 @@ _C.TEST.BATCH_SIZE_PER_GPU = 32
 _C.TEST.FLIP_TEST = False
 _C.TEST.POST_PROCESS = False        # quarter-pixel shift toward the higher neighbour
 _C.TEST.POST_PROCESS_DARK = False   # DARK (distribution-aware) refinement instead
+_C.TEST.DARK_KERNEL = 0             # DARK blur kernel; 0 = from MODEL.SIGMA (17 for 3, 11 for 2)
 _C.TEST.SHIFT_HEATMAP = False       # shift flipped heatmaps by one pixel (HRNet)
 _C.TEST.BLUR_KERNEL = 0             # >0: Gaussian blur of heatmaps before decoding (FashionAI)
 _C.TEST.SECOND_MAX_OFFSET = False   # 1/4 offset toward the second maximum (FashionAI reference)
@@ -151,6 +153,8 @@ _C.TEST.NMS_THRE = 0.6
 _C.TEST.SOFT_NMS = False
 _C.TEST.OKS_THRE = 0.5              # OKS-NMS threshold; >= 1 disables NMS
 _C.TEST.USE_NMS = False             # the winning solution wrote every box (no NMS)
+_C.TEST.NMS_MODE = "hrnet"          # hrnet: per image, all keypoints (HRNet coco.py) |
+                                    # mmpose: per (image, category), keypoints > IN_VIS_THRE in both
 _C.TEST.IN_VIS_THRE = 0.0
 _C.TEST.RESCORE_ALL_CHANNELS = False  # winner's rescoring over all channels, not the category's
 _C.TEST.COCO_BBOX_FILE = ""

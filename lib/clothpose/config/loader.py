@@ -168,7 +168,8 @@ def validate(cfg: CN, source: str = "<config>") -> None:
             ("DEVICE", cfg.DEVICE, ("auto", "cpu", "cuda")),
             ("DATASET.INPUT", cfg.DATASET.INPUT, ("box", "image")),
             ("DATASET.BOX_CONVENTION", cfg.DATASET.BOX_CONVENTION, ("hrnet", "mmpose")),
-            ("LOSS.NAME", cfg.LOSS.NAME, ("mse", "cpn_l1"))):
+            ("LOSS.NAME", cfg.LOSS.NAME, ("mse", "cpn_l1")),
+            ("TEST.NMS_MODE", cfg.TEST.NMS_MODE, ("hrnet", "mmpose"))):
         if value not in allowed:
             fail(key, f"{value!r} is not one of {allowed}")
     for key in ("PIXEL_MEAN", "PIXEL_STD"):
@@ -177,6 +178,12 @@ def validate(cfg: CN, source: str = "<config>") -> None:
                 (key == "PIXEL_STD" and min(values) <= 0):
             fail(f"DATASET.{key}", f"{values} is not three finite numbers (0-255 units"
                  f"{', positive' if key == 'PIXEL_STD' else ''})")
+    if cfg.DATASET.USE_UDP and cfg.TEST.SHIFT_HEATMAP:
+        fail("TEST.SHIFT_HEATMAP", "must be False with DATASET.USE_UDP: a UDP heatmap mirrors "
+             "exactly (pixel x <-> W - 1 - x); HRNet's one-pixel shift would bias flip test")
+    if cfg.TEST.DARK_KERNEL and (cfg.TEST.DARK_KERNEL < 1 or cfg.TEST.DARK_KERNEL % 2 == 0):
+        fail("TEST.DARK_KERNEL", f"{cfg.TEST.DARK_KERNEL} must be 0 (from MODEL.SIGMA) or a "
+             "positive odd size")
     if cfg.TRAIN.END_EPOCH < cfg.TRAIN.BEGIN_EPOCH:
         fail("TRAIN.END_EPOCH", "is before TRAIN.BEGIN_EPOCH")
     if sorted(cfg.TRAIN.LR_STEP) != list(cfg.TRAIN.LR_STEP):

@@ -113,6 +113,7 @@ class RawPredictions:
     box_scores: np.ndarray     # (N,)
     centers: np.ndarray        # (N, 2)
     scales: np.ndarray         # (N, 2)
+    source_boxes: np.ndarray   # (N, 4) x, y, w, h: the box as the detection / GT file gives it
 
     @property
     def areas(self) -> np.ndarray:
@@ -126,10 +127,22 @@ class RawPredictions:
         return np.concatenate([self.centers - wh / 2, wh], axis=1)
 
     @staticmethod
-    def concatenate(parts: list["RawPredictions | None"]) -> "RawPredictions":
-        """Merge shards (e.g. from several ranks) and order them by dataset index."""
+    def empty(num_keypoints: int) -> "RawPredictions":
+        """No boxes (e.g. no detection of a category above the score threshold)."""
+        z = np.zeros
+        return RawPredictions(z(0, np.int64), z(0, np.int64), z(0, np.int64),
+                              z((0, num_keypoints, 3)), z(0), z((0, 2), np.float32),
+                              z((0, 2), np.float32), z((0, 4)))
+
+    @staticmethod
+    def concatenate(parts: list["RawPredictions | None"],
+                    num_keypoints: int | None = None) -> "RawPredictions":
+        """Merge shards (e.g. from several ranks) and order them by dataset index. With no
+        boxes at all: ``empty(num_keypoints)`` when that is given, else an error."""
         parts = [p for p in parts if p is not None]
         if not parts:
+            if num_keypoints is not None:
+                return RawPredictions.empty(num_keypoints)
             raise RuntimeError("inference produced no boxes: the dataset is empty")
         merged = RawPredictions(*(np.concatenate([getattr(p, f) for p in parts])
                                   for f in RawPredictions.__dataclass_fields__))
@@ -179,6 +192,7 @@ def run_inference(model: nn.Module, loader: Iterable, decode: Any, *,
         parts["box_scores"].append(meta["score"].numpy().astype(np.float64))
         parts["centers"].append(center)
         parts["scales"].append(scale)
+        parts["source_boxes"].append(meta["box"].numpy().astype(np.float64))
     if not parts["indices"]:
         return None
     return RawPredictions(**{k: np.concatenate(v) for k, v in parts.items()})

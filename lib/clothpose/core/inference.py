@@ -9,11 +9,15 @@ The decoding rules are HRNet's (``lib/core/inference.py``):
 * quarter offset: when ``1 < px < W-1`` and ``1 < py < H-1``, move 0.25 px toward the higher
   neighbour on each axis (sign of the central difference; no move on a tie);
 * back-projection: the inverse of ``get_affine_transform(center, scale, 0, (W, H))``, computed
-  from the same float32 anchor points, for all boxes at once.
+  from the same float32 anchor points, for all boxes at once; with UDP (``udp=True``, for
+  models trained with ``DATASET.USE_UDP``) the inverse of the unbiased crop instead: heatmap
+  pixels 0 and W - 1 are the box edges (mmpose's ``UDPHeatmap.decode`` followed by its
+  input -> image step).
 
 DARK (Zhang et al., "Distribution-Aware Coordinate Representation", CVPR 2020) is available
 instead of the quarter offset: the heatmap is blurred with a Gaussian (max preserved), its log
-is expanded to second order around the argmax, and the Newton step ``-H^-1 g`` is added.
+is expanded to second order around the argmax, and the Newton step ``-H^-1 g`` is added. The
+blur kernel follows the target sigma (``dark_kernel_size``: 17 for sigma 3, 11 for sigma 2).
 """
 from __future__ import annotations
 
@@ -100,12 +104,26 @@ def dark_refine(heatmaps: np.ndarray, coords: np.ndarray, kernel: int = 11) -> n
     return out.reshape(n, k, 2)
 
 
+def dark_kernel_size(sigma: float) -> int:
+    """DARK's blur kernel for targets of Gaussian ``sigma`` (heatmap pixels): the largest odd
+    size whose OpenCV default sigma, ``0.3 ((k - 1) / 2 - 1) + 0.8``, does not exceed ``sigma``.
+    Gives mmpose's table: 17 for sigma 3, 11 for 2, 7 for 1.5, 3 for 1."""
+    k = int(np.floor(2 * ((float(sigma) - 0.8) / 0.3 + 1) + 1 + 1e-6))
+    k -= 1 - k % 2
+    return max(k, 1)
+
+
 def heatmap_to_image(coords: np.ndarray, center: np.ndarray, scale: np.ndarray,
-                     heatmap_size: tuple[int, int]) -> np.ndarray:
+                     heatmap_size: tuple[int, int], udp: bool = False) -> np.ndarray:
     """(N, K, 2) heatmap coordinates -> image pixels for boxes (center (N, 2), scale (N, 2)),
-    the inverse of ``get_affine_transform(center, scale, 0, heatmap_size)`` for every box."""
+    the inverse of ``get_affine_transform(center, scale, 0, heatmap_size)`` for every box, or
+    with ``udp`` of ``get_udp_affine_transform``: ``x = c - s / 2 + x_hm * s / (W - 1)``."""
     w, h = float(heatmap_size[0]), float(heatmap_size[1])
     c = np.asarray(center, dtype=np.float64).reshape(-1, 2)
+    if udp:
+        size = np.asarray(scale, dtype=np.float64).reshape(len(c), 2) * PIXEL_STD
+        step = size / [w - 1.0, h - 1.0]
+        return (c - size / 2)[:, None, :] + np.asarray(coords, np.float64) * step[:, None, :]
     s = np.asarray(scale, dtype=np.float64).reshape(len(c), -1)[:, 0] * PIXEL_STD
     # the three anchor points of get_affine_transform, in float32 as it computes them
     s0 = c.astype(np.float32)
@@ -121,13 +139,15 @@ def heatmap_to_image(coords: np.ndarray, center: np.ndarray, scale: np.ndarray,
 
 def get_final_preds(heatmaps: np.ndarray, center: np.ndarray, scale: np.ndarray,
                     post_process: bool = True, dark: bool = False,
-                    blur_kernel: int = 11) -> tuple[np.ndarray, np.ndarray]:
+                    blur_kernel: int = 11, udp: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Decode (N, K, H, W) heatmaps of boxes (center, scale) into image keypoints.
 
     Args:
         post_process: HRNet's quarter-pixel shift (ignored when ``dark``).
         dark: DARK sub-pixel refinement instead of the quarter shift.
-        blur_kernel: DARK's Gaussian kernel size (11 in the paper for sigma 2 targets).
+        blur_kernel: DARK's Gaussian kernel size; ``dark_kernel_size(sigma)`` of the targets
+            (11 for sigma 2; the configured decoder derives it from ``MODEL.SIGMA``).
+        udp: back-project the UDP way (model trained with ``DATASET.USE_UDP``).
 
     Returns:
         preds (N, K, 2) float64 image pixels, maxvals (N, K, 1).
@@ -138,7 +158,7 @@ def get_final_preds(heatmaps: np.ndarray, center: np.ndarray, scale: np.ndarray,
     elif post_process:
         coords = quarter_offset(heatmaps, coords)
     h, w = heatmaps.shape[2:]
-    return heatmap_to_image(coords, center, scale, (w, h)), maxvals
+    return heatmap_to_image(coords, center, scale, (w, h), udp), maxvals
 
 
 def rescore(box_scores: np.ndarray, maxvals: np.ndarray, in_vis_thre: float,
@@ -149,7 +169,8 @@ def rescore(box_scores: np.ndarray, maxvals: np.ndarray, in_vis_thre: float,
     ``mask`` (N, K) bool only the instance's own channels count (e.g. its category's); with
     ``mask=None`` all K channels count, as the DeepFashion2 winner did.
     """
-    v = np.asarray(maxvals, dtype=np.float64).reshape(len(box_scores), -1)
+    v = np.asarray(maxvals, dtype=np.float64)
+    v = v.reshape(len(box_scores), int(np.prod(v.shape[1:])))   # also for N = 0
     sel = v > in_vis_thre
     if mask is not None:
         sel &= np.asarray(mask, dtype=bool).reshape(v.shape)

@@ -20,7 +20,7 @@ from ..keypoints import KeypointScheme, get_scheme
 from ..utils.dist import DistInfo, all_gather_objects
 from ..utils.io import atomic_write_json
 from .function import RawPredictions, run_inference
-from .inference import get_final_preds, rescore
+from .inference import dark_kernel_size, get_final_preds, rescore
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ class Submission:
     category_ids: np.ndarray   # (N,)
     keypoints: np.ndarray      # (N, K_official, 3)
     scores: np.ndarray         # (N,)
-    boxes: np.ndarray          # (N, 4) x, y, w, h of the input box (for ensembling)
+    boxes: np.ndarray          # (N, 4) x, y, w, h: the detection (or GT) box of each instance
 
 
 def shard_loader(cfg: CfgNode, dataset: Dataset, info: DistInfo) -> DataLoader:
@@ -46,6 +46,11 @@ def shard_loader(cfg: CfgNode, dataset: Dataset, info: DistInfo) -> DataLoader:
 
 
 def make_decoder(cfg: CfgNode):
+    """``decode(heatmaps, centers, scales) -> (xy, maxvals)`` as the config says: the
+    refinement (``TEST.*``), DARK's kernel from ``MODEL.SIGMA`` (``TEST.DARK_KERNEL`` 0) and the
+    back-projection of the crop the model was trained with (UDP with ``DATASET.USE_UDP``)."""
+    udp = bool(cfg.DATASET.USE_UDP)
+    dark_kernel = int(cfg.TEST.DARK_KERNEL) or dark_kernel_size(cfg.MODEL.SIGMA)
     if cfg.TEST.BLUR_KERNEL > 0 or cfg.TEST.SECOND_MAX_OFFSET:  # FashionAI reference filters
         from .heatmap_filters import decode_heatmaps
 
@@ -53,12 +58,13 @@ def make_decoder(cfg: CfgNode):
             return decode_heatmaps(heatmaps, centers, scales, blur_kernel=cfg.TEST.BLUR_KERNEL,
                                    second_max=cfg.TEST.SECOND_MAX_OFFSET,
                                    post_process=cfg.TEST.POST_PROCESS,
-                                   dark=cfg.TEST.POST_PROCESS_DARK)
+                                   dark=cfg.TEST.POST_PROCESS_DARK, dark_kernel=dark_kernel,
+                                   udp=udp)
         return decode_filtered
 
     def decode(heatmaps: np.ndarray, centers: np.ndarray, scales: np.ndarray):
         return get_final_preds(heatmaps, centers, scales, post_process=cfg.TEST.POST_PROCESS,
-                               dark=cfg.TEST.POST_PROCESS_DARK)
+                               dark=cfg.TEST.POST_PROCESS_DARK, blur_kernel=dark_kernel, udp=udp)
     return decode
 
 
@@ -71,7 +77,7 @@ def predict_dataset(cfg: CfgNode, model: nn.Module, dataset: Any, info: DistInfo
                          flip_index=flip_index, shift_heatmap=cfg.TEST.SHIFT_HEATMAP,
                          amp=cfg.TRAIN.AMP, channels_last=cfg.TRAIN.CHANNELS_LAST,
                          show_progress=show_progress and info.is_main)
-    return RawPredictions.concatenate(all_gather_objects(part))
+    return RawPredictions.concatenate(all_gather_objects(part), scheme.num_keypoints)
 
 
 def official_scheme(scheme: KeypointScheme) -> KeypointScheme:
@@ -80,7 +86,7 @@ def official_scheme(scheme: KeypointScheme) -> KeypointScheme:
 
 
 def postprocess(cfg: CfgNode, raw: RawPredictions, scheme: KeypointScheme) -> Submission:
-    """Rescore, optionally OKS-NMS per (image, category), and convert to the official layout."""
+    """Rescore, optionally OKS-NMS (``nms_per_group``), and convert to the official layout."""
     mask = None  # the winner's rescoring: mean over all channels
     if not cfg.TEST.RESCORE_ALL_CHANNELS:  # only the instance's own category's channels
         ids = np.asarray(scheme.category_ids)
@@ -93,31 +99,56 @@ def postprocess(cfg: CfgNode, raw: RawPredictions, scheme: KeypointScheme) -> Su
     official = official_scheme(scheme)
     kps = scheme.convert(raw.keypoints[keep], raw.category_ids[keep], official)
     return Submission(raw.image_ids[keep], raw.category_ids[keep], kps, scores[keep],
-                      raw.boxes[keep])
+                      raw.source_boxes[keep])
+
+
+NMS_MODES = ("hrnet", "mmpose")
+
+
+def nms_groups(mode: str, image_ids: np.ndarray, category_ids: np.ndarray) -> list[np.ndarray]:
+    """Index groups NMS runs in: per image (``hrnet``) or per (image, category) (``mmpose``)."""
+    if mode not in NMS_MODES:
+        raise ValueError(f"TEST.NMS_MODE {mode!r} is not one of {NMS_MODES}")
+    img = np.asarray(image_ids, dtype=np.int64).reshape(-1)
+    key = img[:, None] if mode == "hrnet" else \
+        np.stack([img, np.asarray(category_ids, dtype=np.int64).reshape(-1)], axis=1)
+    if len(img) == 0:
+        return []
+    _, inverse = np.unique(key, axis=0, return_inverse=True)
+    order = np.argsort(inverse.reshape(-1), kind="stable")
+    bounds = np.flatnonzero(np.diff(inverse.reshape(-1)[order])) + 1
+    return np.split(order, bounds)
 
 
 def nms_per_group(cfg: CfgNode, raw: RawPredictions, scores: np.ndarray,
                   scheme: KeypointScheme) -> np.ndarray:
-    """OKS-NMS inside each (image, category) group; returns kept indices in input order."""
+    """OKS-NMS (or soft OKS-NMS) of the rescored instances; kept indices in input order.
+
+    ``TEST.NMS_MODE hrnet`` (default) is HRNet's ``coco.py``: one group per image (every
+    category together), OKS over all K channels of the model's layout (``oks_nms`` called
+    without ``in_vis_thre``), box areas (scale * 200)^2. ``mmpose`` is the variant this toolkit
+    used before: one group per (image, category) and only keypoints whose score exceeds
+    ``TEST.IN_VIS_THRE`` in both instances (mmpose's ``oks_iou(vis_thr=...)``).
+    """
     from ..nms import oks_nms, soft_oks_nms
 
+    mode = cfg.TEST.NMS_MODE
     nms = soft_oks_nms if cfg.TEST.SOFT_NMS else oks_nms
-    key = raw.image_ids.astype(np.int64) * 1000 + raw.category_ids.astype(np.int64)
-    order = np.argsort(key, kind="stable")
-    bounds = np.flatnonzero(np.diff(key[order])) + 1
+    vis = cfg.TEST.IN_VIS_THRE if mode == "mmpose" else None
     kept = []
-    for group in np.split(order, bounds):
+    for group in nms_groups(mode, raw.image_ids, raw.category_ids):
         if len(group) == 1:
             kept.append(group)
             continue
         k = nms(raw.keypoints[group], scores[group], raw.areas[group], cfg.TEST.OKS_THRE,
-                scheme.sigmas, cfg.TEST.IN_VIS_THRE)
+                scheme.sigmas, vis)
         kept.append(group[np.asarray(k, dtype=np.int64)])
-    return np.sort(np.concatenate(kept))
+    return np.sort(np.concatenate(kept)) if kept else np.zeros(0, np.int64)
 
 
 def evaluate_submission(sub: Submission, gt: Any, results_path: Path | None) -> dict:
-    """Write the results file (atomic) and compute the official AP of exactly what it holds.
+    """Write the results file (atomic) and compute the official AP of exactly what it holds
+    (the file carries each instance's box, so the official area rule takes areas from it).
 
     ``gt`` is a COCO-style dict or path in the official layout (already restricted to the
     categories under test). Returns ``{AP, AP50, ..., ARl, per_category: {name: AP}}``.
@@ -128,7 +159,8 @@ def evaluate_submission(sub: Submission, gt: Any, results_path: Path | None) -> 
         write_results(results_path, sub.image_ids, sub.category_ids, sub.keypoints, sub.scores,
                       boxes=sub.boxes)
     result = evaluate_keypoints(GroundTruth.load(gt), sub.image_ids, sub.category_ids,
-                                sub.keypoints, sub.scores, as_submission=True)
+                                sub.keypoints, sub.scores, as_submission=True,
+                                boxes=sub.boxes)
     stats: dict = {k: float(result.stats[k]) for k in STAT_NAMES}
     stats["per_category"] = {k: float(v) for k, v in result.per_category.items()}
     return stats

@@ -51,9 +51,11 @@ def _load_json(path: Path) -> object:
 
 
 def official_gt(data: dict, scheme: KeypointScheme, categories: list[int]) -> dict:
-    """COCO dict in the family's full layout (e.g. 294), restricted to ``categories``.
+    """COCO dict in the family's full layout (e.g. 294), annotations restricted to ``categories``.
 
     Annotations already in the full layout pass through; others are converted per category.
+    Every image of the file stays: as for the official evaluator, a detection of category k on
+    an image without a category-k item is a false positive, not something to drop.
     """
     full = get_scheme(scheme.family) if scheme.family in BUILTIN else scheme
     anns = [a for a in data.get("annotations", [])
@@ -64,9 +66,6 @@ def official_gt(data: dict, scheme: KeypointScheme, categories: list[int]) -> di
         kps = keypoints_to_scheme(flat, cats, full)
         anns = [dict(a, keypoints=k.reshape(-1).tolist()) for a, k in zip(anns, kps)]
     images = data.get("images", [])
-    if categories:
-        keep = {a["image_id"] for a in anns}
-        images = [im for im in images if im["id"] in keep]
     cat_list = [dict(c, keypoints=[str(i) for i in range(1, full.num_keypoints + 1)])
                 for c in data.get("categories", [])]
     return {"images": images, "annotations": anns, "categories": cat_list}
@@ -118,14 +117,29 @@ def _coco_family(cfg: CfgNode, image_set: str, is_train: bool, scheme: KeypointS
     data = _load_json(ann_file)
     image_root = root / "images" / image_set
     skip, boxes = cfg.DATASET.SKIP_BAD_SAMPLES, cfg.DATASET.BOX_CONVENTION
+    has_gt = bool(data.get("annotations")) if isinstance(data, dict) else False
     if is_train or cfg.TEST.USE_GT_BBOX:
+        if not has_gt and not is_train:
+            raise AnnotationFileError(
+                f"{ann_file}: set {image_set!r} has no annotations (an image list only, like the "
+                "official test release), so there are no ground-truth boxes; test it with "
+                "TEST.USE_GT_BBOX False TEST.COCO_BBOX_FILE <detections.json>")
         res = parse_coco_keypoints(data, scheme, image_root, categories, skip, str(ann_file),
                                    box_convention=boxes)
     else:
+        if not cfg.TEST.COCO_BBOX_FILE:
+            raise AnnotationFileError(
+                f"set {image_set!r}: TEST.USE_GT_BBOX is False but TEST.COCO_BBOX_FILE is empty; "
+                "give a detection file (COCO bbox results: image_id, category_id, bbox, score)"
+                + ("" if has_gt else f" ({ann_file} has no annotations, so ground-truth boxes "
+                   "are not an option)"))
         det_file = Path(cfg.TEST.COCO_BBOX_FILE)
         res = parse_detections(_load_json(det_file), data, scheme, image_root, categories,
-                               cfg.TEST.IMAGE_THRE, skip, str(det_file), box_convention=boxes)
-    has_gt = bool(data.get("annotations"))
+                               cfg.TEST.IMAGE_THRE, skip, str(det_file), str(ann_file),
+                               box_convention=boxes)
+        if res.num_unknown_images:
+            logger.warning("%s: %d boxes are for images that are not in %s; ignored", det_file,
+                           res.num_unknown_images, ann_file)
     del data
 
     def gt_loader() -> dict | None:

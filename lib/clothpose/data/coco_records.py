@@ -2,7 +2,9 @@
 
 A record is a plain dict (the same shape FashionAI's record builder produces):
 ``image`` (path), ``image_id``, ``category_id``, ``keypoints`` (K, 3) float32 in the scheme's
-layout with visibility clipped to {0, 1}, ``box`` (4,) x, y, w, h, ``score``.
+layout with visibility clipped to {0, 1}, ``box`` (4,) x, y, w, h clipped to the image (HRNet's
+rule), ``source_box`` (4,) the box as the file gives it (written back to result files),
+``score``.
 Annotation keypoints may be in the family's full layout (DeepFashion2: 294 x 3 values) or
 already in the scheme's (e.g. the winning solution's 81-layout files): detected by length.
 """
@@ -29,10 +31,11 @@ class AnnotationFileError(ValueError):
 @dataclass
 class ParseResult:
     records: list[dict]
-    image_ids: list                          # images of the file that pass the category filter
+    image_ids: list                          # images the records may come from
     num_skipped: int = 0                     # degenerate boxes skipped (skip_bad)
     num_unlabelled: int = 0                  # instances without any labelled keypoint
-    num_filtered: int = 0                    # instances of other categories
+    num_filtered: int = 0                    # instances of other categories / low-score boxes
+    num_unknown_images: int = 0              # detection boxes for images not in the split
     problems: list[str] = field(default_factory=list)
 
 
@@ -157,7 +160,8 @@ def parse_coco_keypoints(data: dict, scheme: KeypointScheme, image_root: str | P
             a = keep[j]
             res.records.append({"image": str(root / images[a["image_id"]][0]),
                                 "image_id": a["image_id"], "category_id": int(cats[j]),
-                                "keypoints": kps[j], "box": boxes[j], "score": 1.0})
+                                "keypoints": kps[j], "box": boxes[j],
+                                "source_box": np.asarray(a["bbox"], np.float64), "score": 1.0})
     res.image_ids = _covered(images, anns, scheme, categories)
     return res
 
@@ -187,26 +191,35 @@ def _covered(images: dict, anns: list, scheme: KeypointScheme, categories: Seque
 def parse_detections(dets: Any, data: dict, scheme: KeypointScheme, image_root: str | Path = "",
                      categories: Sequence[int] = (), score_thre: float = 0.0,
                      skip_bad: bool = False, source: str = "<detections>",
+                     images_source: str = "<annotations>",
                      box_convention: str = "hrnet") -> ParseResult:
-    """Records from COCO bbox results; each box's category becomes the instance's."""
-    images = _images(data, "<annotations>")
+    """Records from COCO bbox results; each box's category becomes the instance's.
+
+    A box is kept when its score is >= ``score_thre``, its category is one of the run's
+    (``categories``, or every category of the scheme) and its image is in the split's image
+    list (``data['images']``). Ground truth never selects boxes: false positives stay in, and a
+    split without annotations (the official test release: an image list only) works the same.
+    Boxes for images outside the list are counted (``num_unknown_images``); a file where no box
+    belongs to the split is an error (most likely the detections of another split).
+    """
+    images = _images(data, images_source)
     if not isinstance(dets, list):
         raise AnnotationFileError(f"{source}: expected a list of {{image_id, category_id, bbox, "
-                                  "score}}")
-    res = ParseResult([], _covered(images, data.get("annotations", []), scheme, categories))
-    wanted_images = set(res.image_ids) if categories else set(images)
+                                  "score}")
+    res = ParseResult([], sorted(images))
     root = Path(image_root)
     k = scheme.num_keypoints
     for i, d in enumerate(dets):
         where = f"{source}: [{i}]"
         if not isinstance(d, dict) or not _box_ok(d.get("bbox")) or \
-                not isinstance(d.get("score"), (int, float)):
-            raise AnnotationFileError(f"{where}: needs 'image_id', 'category_id', 'bbox' (4 "
-                                      "numbers) and a numeric 'score'")
-        if d["score"] < score_thre or not _wanted(d.get("category_id"), scheme, categories):
-            res.num_filtered += 1
+                not _number(d.get("score")) or not _integer(d.get("image_id")) or \
+                not _integer(d.get("category_id")):
+            raise AnnotationFileError(f"{where}: needs an integer 'image_id' and 'category_id', "
+                                      "'bbox' (4 numbers) and a numeric 'score'")
+        if d["image_id"] not in images:
+            res.num_unknown_images += 1
             continue
-        if d.get("image_id") not in wanted_images:
+        if d["score"] < score_thre or not _wanted(d["category_id"], scheme, categories):
             res.num_filtered += 1
             continue
         name, w, h = images[d["image_id"]]
@@ -216,5 +229,17 @@ def parse_detections(dets: Any, data: dict, scheme: KeypointScheme, image_root: 
         res.records.append({"image": str(root / name), "image_id": d["image_id"],
                             "category_id": int(d["category_id"]),
                             "keypoints": np.zeros((k, 3), np.float32), "box": box,
+                            "source_box": np.asarray(d["bbox"], np.float64),
                             "score": float(d["score"])})
+    if dets and res.num_unknown_images == len(dets):
+        raise AnnotationFileError(f"{source}: none of its {len(dets)} boxes is for an image of "
+                                  f"{images_source} (detections of another split?)")
     return res
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _integer(v: Any) -> bool:
+    return _number(v) and float(v).is_integer()

@@ -40,7 +40,8 @@ class KeypointDataset(Dataset):
         sigma: Gaussian sigma (heatmap pixels).
         is_train: apply augmentation (``augment``).
         color_rgb: feed RGB (HRNet ``COLOR_RGB``); otherwise BGR as read by OpenCV.
-        use_udp: unbiased target encoding instead of HRNet's.
+        use_udp: unbiased data processing (UDP) end to end: the UDP crop and target encoding
+            (the decoder of ``core.testing.make_decoder`` back-projects the UDP way too).
         use_target_weight: when False every target weight is 1 (HRNet's loss switch is separate;
             this only matters for callers that read the weights directly).
         skip_bad_samples: an unreadable image returns another sample (counted) instead of failing.
@@ -145,7 +146,7 @@ class KeypointDataset(Dataset):
     def _sample(self, idx: int, img: np.ndarray) -> tuple:
         rec = self.records[idx]
         c, s, r, flip, jitter = self._geometry(idx, rec, img.shape[1])
-        m = crop_matrix(c, s, r, self.image_size, img.shape[1] if flip else None)
+        m = crop_matrix(c, s, r, self.image_size, img.shape[1] if flip else None, self.use_udp)
         crop = cv2.warpAffine(img, m, self.image_size, flags=cv2.INTER_LINEAR)
         if self.color_rgb:
             crop = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)
@@ -162,6 +163,7 @@ class KeypointDataset(Dataset):
             "image_id": self._image_num(rec["image_id"]), "category_id": int(rec["category_id"]),
             "center": np.asarray(c, np.float32), "scale": np.asarray(s, np.float32),
             "score": float(rec.get("score", 1.0)), "rotation": float(r),
+            "box": np.asarray(rec.get("source_box", rec["box"]), np.float64),
             "joints": np.column_stack([kps[:, :2], np.zeros(len(kps), np.float32)]),
             "joints_vis": np.column_stack([kps[:, 2], kps[:, 2], np.zeros(len(kps), np.float32)]),
             "image": rec["image"], "index": int(idx), "flipped": flip,

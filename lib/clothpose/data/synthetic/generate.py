@@ -2,8 +2,9 @@
 
 Each image holds 1-3 garments over a cluttered background; landmarks covered by a garment drawn
 later are labelled occluded (v=1), landmarks outside the frame get v=0 and x=y=0, exactly as the
-real files. A detection-results file (jittered true boxes + low-score false positives) is written
-per annotated split so the detection-box test path can be exercised.
+real files. A detection-results file (jittered true boxes + low-score false positives, standing
+in for a detector's output) is written for every split, the unannotated test split included,
+so the detection-box test path and a test-split submission can be exercised.
 """
 from __future__ import annotations
 
@@ -119,7 +120,8 @@ def _detections(rng: np.random.Generator, image_id: int, items: list[dict], size
 
 def write_split(root: str | os.PathLike, split: str, count: int, seed: int,
                 size: tuple[int, int] = (384, 384), quality: int = 90) -> list[dict]:
-    """Write ``count`` images (+ annos unless ``split == 'test'``); returns the detections."""
+    """Write ``count`` images (+ annos unless ``split == 'test'``) and the split's detection
+    file; returns the detections."""
     root = Path(root)
     (root / split / "image").mkdir(parents=True, exist_ok=True)
     with_annos = split != "test"
@@ -140,9 +142,8 @@ def write_split(root: str | os.PathLike, split: str, count: int, seed: int,
             anno.update({f"item{i + 1}": it for i, it in enumerate(items)})
             with open(root / split / "annos" / f"{name}.json", "w") as f:
                 json.dump(anno, f)
-            dets += _detections(rng, num, items, size)
-    if with_annos:
-        atomic_write_json(root / "detections" / f"{split}_detections.json", dets)
+        dets += _detections(rng, num, items, size)
+    atomic_write_json(root / "detections" / f"{split}_detections.json", dets)
     logger.info("wrote %d synthetic %s images to %s", count, split, root / split)
     return dets
 
@@ -151,13 +152,12 @@ def make_synthetic(root: str | os.PathLike, counts: dict[str, int], seed: int = 
                    size: tuple[int, int] = (384, 384)) -> dict[str, Path]:
     """Generate every split of ``counts`` (e.g. ``{'train': 12, 'validation': 6}``).
 
-    Returns the detection-file path of each annotated split.
+    Returns the detection-file path of each split.
     """
     out = {}
     for split, n in counts.items():
         if n <= 0:
             continue
         write_split(root, split, n, seed, size)
-        if split != "test":
-            out[split] = Path(root) / "detections" / f"{split}_detections.json"
+        out[split] = Path(root) / "detections" / f"{split}_detections.json"
     return out
