@@ -83,14 +83,17 @@ def second_max_coords(heatmaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def decode_heatmaps(heatmaps: np.ndarray, centers: np.ndarray, scales: np.ndarray, *,
                     blur_kernel: int = 0, second_max: bool = False, post_process: bool = False,
-                    dark: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                    dark: bool = False, dark_kernel: int = 11,
+                    udp: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Blur (if ``blur_kernel`` > 0), then decode with the second-maximum offset or, without
-    it, with ``get_final_preds`` (quarter shift / DARK); returns image pixels (N, K, 2) and
-    maxvals (N, K, 1) of the (blurred) maps."""
+    it, with ``get_final_preds`` (quarter shift / DARK with ``dark_kernel``); returns image
+    pixels (N, K, 2) (UDP back-projection with ``udp``) and maxvals (N, K, 1) of the (blurred)
+    maps."""
     if blur_kernel and blur_kernel > 0:
         heatmaps = blur_heatmaps(heatmaps, int(blur_kernel))
     if not second_max:
-        return get_final_preds(heatmaps, centers, scales, post_process=post_process, dark=dark)
+        return get_final_preds(heatmaps, centers, scales, post_process=post_process, dark=dark,
+                               blur_kernel=dark_kernel, udp=udp)
     coords, maxvals = second_max_coords(heatmaps)
     h, w = heatmaps.shape[2:]
-    return heatmap_to_image(coords, centers, scales, (w, h)), maxvals
+    return heatmap_to_image(coords, centers, scales, (w, h), udp), maxvals

@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..utils.transforms import PIXEL_STD, get_affine_transform
+from ..utils.transforms import PIXEL_STD, get_affine_transform, get_udp_affine_transform
 
 # torchvision's ImageNet statistics (RGB order), applied per channel index as HRNet does.
 MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
@@ -35,15 +35,17 @@ class AugmentParams:
 
 
 def crop_matrix(center: np.ndarray, scale: np.ndarray, rot: float, output_size: Sequence[int],
-                flip_width: int | None = None) -> np.ndarray:
+                flip_width: int | None = None, udp: bool = False) -> np.ndarray:
     """2x3 image -> input matrix; with ``flip_width`` the image is mirrored first.
 
     Same sampling as HRNet's flip path (flip image, move the centre to W - 1 - cx, then crop).
+    ``udp``: the unbiased crop (``get_udp_affine_transform``) instead of HRNet's.
     """
+    affine = get_udp_affine_transform if udp else get_affine_transform
     if flip_width is None:
-        return get_affine_transform(center, scale, rot, output_size)
+        return affine(center, scale, rot, output_size)
     c = np.array([flip_width - 1 - center[0], center[1]], dtype=np.float64)
-    a = get_affine_transform(c, scale, rot, output_size)
+    a = affine(c, scale, rot, output_size)
     m = a.copy()
     m[:, 0] = -a[:, 0]                                  # A @ [[-1, 0, W-1], [0, 1, 0], [0, 0, 1]]
     m[:, 2] = a[:, 0] * (flip_width - 1) + a[:, 2]

@@ -90,7 +90,7 @@ class Predictor:
                                                                      np.ndarray]:
         """Network input (3, H, W) for one box, with the HRNet centre and scale used."""
         center, scale = box_to_center_scale(box, self.aspect_ratio, BOX_PADDING)
-        m = crop_matrix(center, scale, 0.0, self.image_size)
+        m = crop_matrix(center, scale, 0.0, self.image_size, udp=bool(self.cfg.DATASET.USE_UDP))
         patch = cv2.warpAffine(image, m, self.image_size, flags=cv2.INTER_LINEAR)
         if self.cfg.DATASET.COLOR_RGB:
             patch = cv2.cvtColor(patch, cv2.COLOR_BGR2RGB)

@@ -86,6 +86,28 @@ def get_affine_transform(center: np.ndarray, scale: np.ndarray, rot: float,
     return cv2.getAffineTransform(src, dst)
 
 
+def get_udp_affine_transform(center: np.ndarray, scale: np.ndarray, rot: float,
+                             output_size: Sequence[int]) -> np.ndarray:
+    """2x3 matrix of the unbiased (UDP, Huang et al. 2020) crop: the box edges
+    ``center -+ scale * 200 / 2`` map onto the first and last pixel centres (0 and w - 1 /
+    h - 1), each axis scaled on its own: ``x' = (w - 1) / (scale_w * 200) * R(p - center) +
+    (w - 1) / 2``. At ``rot`` 0 this is mmpose's ``get_udp_warp_matrix``; the rotation turns the
+    same way as ``get_affine_transform`` (mmpose's UDP matrix turns the other way, which random
+    rotation augmentation cannot tell apart). Heatmaps of a UDP crop are this matrix with
+    ``output_size`` = heatmap size, i.e. the input scaled by (out - 1) / (in - 1)."""
+    s = np.asarray(scale, dtype=np.float64).reshape(-1) * PIXEL_STD
+    if s.size == 1:
+        s = np.array([s[0], s[0]])
+    sx = (float(output_size[0]) - 1.0) / s[0]
+    sy = (float(output_size[1]) - 1.0) / s[1]
+    rad = np.pi * rot / 180.0
+    cs, sn = np.cos(rad), np.sin(rad)
+    lin = np.array([[sx * cs, sx * sn], [-sy * sn, sy * cs]])
+    c = np.asarray(center, dtype=np.float64).reshape(2)
+    half = np.array([(float(output_size[0]) - 1.0) / 2, (float(output_size[1]) - 1.0) / 2])
+    return np.column_stack([lin, half - lin @ c])
+
+
 def _third_point(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     d = a - b
     return b + np.array([-d[1], d[0]], dtype=np.float32)
