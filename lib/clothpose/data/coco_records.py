@@ -2,9 +2,10 @@
 
 A record is a plain dict (the same shape FashionAI's record builder produces):
 ``image`` (path), ``image_id``, ``category_id``, ``keypoints`` (K, 3) float32 in the scheme's
-layout with visibility clipped to {0, 1}, ``box`` (4,) x, y, w, h clipped to the image (HRNet's
-rule), ``source_box`` (4,) the box as the file gives it (written back to result files),
-``score``.
+layout with visibility clipped to {0, 1}, ``box`` (4,) x, y, w, h the crop is taken from
+(ground truth: clipped to the image by ``clean_box``; detections: as given, as HRNet and
+mmpose),
+``source_box`` (4,) the box as the file gives it (written back to result files), ``score``.
 Annotation keypoints may be in the family's full layout (DeepFashion2: 294 x 3 values) or
 already in the scheme's (e.g. the winning solution's 81-layout files): detected by length.
 """
@@ -200,7 +201,11 @@ def parse_detections(dets: Any, data: dict, scheme: KeypointScheme, image_root: 
     list (``data['images']``). Ground truth never selects boxes: false positives stay in, and a
     split without annotations (the official test release: an image list only) works the same.
     Boxes for images outside the list are counted (``num_unknown_images``); a file where no box
-    belongs to the split is an error (most likely the detections of another split).
+    belongs to the split is an error (most likely the detections of another split). A detection
+    box is cropped as given, not clipped to the image as ground-truth boxes are: both HRNet
+    (``_load_coco_person_detection_results``) and mmpose (``_load_detection_results``) take
+    detection boxes unchanged, so ``box_convention`` (accepted for symmetry with
+    ``parse_coco_keypoints``) does not apply here; only a box without area is refused.
     """
     images = _images(data, images_source)
     if not isinstance(dets, list):
@@ -222,13 +227,18 @@ def parse_detections(dets: Any, data: dict, scheme: KeypointScheme, image_root: 
         if d["score"] < score_thre or not _wanted(d["category_id"], scheme, categories):
             res.num_filtered += 1
             continue
-        name, w, h = images[d["image_id"]]
-        box = _usable_box(d["bbox"], w, h, where, skip_bad, res, box_convention)
-        if box is None:
+        name = images[d["image_id"]][0]
+        if not (d["bbox"][2] > 0 and d["bbox"][3] > 0):
+            msg = f"{where}: field 'bbox' {list(d['bbox'])} has no area (w or h <= 0)"
+            if not skip_bad:
+                raise AnnotationFileError(msg + "; set DATASET.SKIP_BAD_SAMPLES True to skip")
+            res.num_skipped += 1
+            res.problems.append(msg)
             continue
         res.records.append({"image": str(root / name), "image_id": d["image_id"],
                             "category_id": int(d["category_id"]),
-                            "keypoints": np.zeros((k, 3), np.float32), "box": box,
+                            "keypoints": np.zeros((k, 3), np.float32),
+                            "box": np.asarray(d["bbox"], np.float32),
                             "source_box": np.asarray(d["bbox"], np.float64),
                             "score": float(d["score"])})
     if dets and res.num_unknown_images == len(dets):

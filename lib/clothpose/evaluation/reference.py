@@ -57,7 +57,8 @@ def evaluate_with_pycocotools(gt: str | os.PathLike | dict, results: str | os.Pa
                if a["category_id"] not in known]
     if ignored:  # COCOeval never visits them; say so as the fast evaluator does
         logger.warning("%d result(s) of categories %s that %s does not list are ignored, as the "
-                       "official evaluator ignores them", len(ignored), sorted(set(ignored)), source)
+                       "official evaluator ignores them", len(ignored), sorted(set(ignored)),
+                       source)
     stats = {name: float(v) for name, v in zip(STAT_NAMES, ev.stats)}
     precision = ev.eval["precision"]
     per_category = {coco_gt.cats[c]["name"]: mean_defined(precision[:, :, k, 0, 0])

@@ -2,7 +2,10 @@
 
 Crops (HRNet centre/scale at the model aspect ratio, 1.25 padding, one ``cv2.warpAffine``),
 normalisation (``data.augment.to_input``), flip test, decoding and rescoring are the ones of the
-test path, so a box given here gets the landmarks ``tools/test.py`` would report for it.
+test path, so a box given here gets the landmarks ``tools/test.py`` would report for it as an
+annotation (``TEST.USE_GT_BBOX``) box: boxes are cleaned by ``clean_box`` with
+``DATASET.BOX_CONVENTION``. (``tools/test.py`` crops boxes of a detection file as given, as HRNet
+and mmpose do, so for a detector box the two differ by that cleaning.)
 """
 from __future__ import annotations
 
@@ -137,7 +140,7 @@ class Predictor:
         Args:
             images_bgr: uint8 (H, W, 3) BGR images (as ``cv2.imread`` returns them).
             boxes: per image, its boxes (x, y, w, h) in pixels; clipped to the image as test.py
-                clips annotation and detection boxes.
+                clips annotation boxes (``DATASET.BOX_CONVENTION``).
             categories: per image, the category id of each box (must be in the scheme).
             box_scores: per image, detector scores (1.0 when None).
         Returns:
