@@ -18,7 +18,8 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
 from clothpose.config import check_paths, load_config
-from clothpose.core.checkpoint import load_training_state, save_training_state, save_weights
+from clothpose.core.checkpoint import (load_training_state, restore_optimizer,
+                                       save_training_state, save_weights)
 from clothpose.core.debug import debug_images, save_debug_images
 from clothpose.core.function import train_one_epoch
 from clothpose.core.loss import build_loss
@@ -92,6 +93,10 @@ def setup_training(cfg, info, dirs) -> Training:
                  build_loss(cfg).to(info.device), optimizer, build_scheduler(cfg, optimizer),
                  torch.amp.GradScaler("cuda") if cfg.TRAIN.AMP and info.device.type == "cuda" else None,
                  None, cfg.TRAIN.BEGIN_EPOCH)
+    if cfg.TRAIN.INIT_FROM and cfg.TRAIN.INIT_OPTIMIZER:  # the winner's finetune_from
+        restore_optimizer(t.optimizer, cfg.TRAIN.INIT_FROM)
+    elif cfg.TRAIN.INIT_OPTIMIZER:
+        logger.warning("TRAIN.INIT_OPTIMIZER is set but TRAIN.INIT_FROM is empty: nothing restored")
     logger.info("train: %d samples, valid: %s boxes, device %s x %d", len(train_set),
                 len(valid_set) if valid_set is not None else "-", info.device, info.world_size)
     ckpt_path = dirs.output / "checkpoint.pth"

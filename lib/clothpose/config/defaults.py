@@ -131,6 +131,8 @@ _C.TRAIN.END_EPOCH = 140
 _C.TRAIN.RESUME = False
 _C.TRAIN.CHECKPOINT = ""
 _C.TRAIN.INIT_FROM = ""             # start weights (e.g. the aggregation model for finetuning)
+_C.TRAIN.INIT_OPTIMIZER = False     # also restore INIT_FROM's optimizer state and LR (a
+                                    # checkpoint.pth), as the winner's finetune_from did
 _C.TRAIN.BATCH_SIZE_PER_GPU = 32
 _C.TRAIN.SHUFFLE = True
 _C.TRAIN.AMP = False                # CUDA automatic mixed precision

@@ -86,6 +86,29 @@ def load_training_state(path: str | Path, model: nn.Module, optimizer: torch.opt
     return ckpt
 
 
+def restore_optimizer(optimizer: torch.optim.Optimizer, path: str | Path) -> float:
+    """Load another run's optimizer state into ``optimizer`` (``TRAIN.INIT_OPTIMIZER``).
+
+    This is what the DeepFashion2 winner's ``finetune_from`` did: the aggregation run's Adam
+    moments, step counts and the learning rate it had reached (1e-5 after the recipe's two
+    decays) are restored, so the finetune starts there and the schedule keeps decaying it
+    (PyTorch >= 1.4 MultiStepLR multiplies the current rate). Returns the restored rate.
+    """
+    ckpt = load_checkpoint(path)
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("optimizer"), dict):
+        raise ValueError(f"{path}: TRAIN.INIT_OPTIMIZER needs a training checkpoint with an "
+                         "'optimizer' state (the run's checkpoint.pth), not plain weights")
+    try:
+        optimizer.load_state_dict(ckpt["optimizer"])
+    except (ValueError, KeyError) as e:
+        raise ValueError(f"{path}: its optimizer state does not fit this model's parameters "
+                         f"({e})") from e
+    lr = float(optimizer.param_groups[0]["lr"])
+    logger.info("restored the optimizer state of %s: learning rate %.2e (Adam moments kept)",
+                path, lr)
+    return lr
+
+
 def load_model_weights(model: nn.Module, path: str | Path, strict: bool = True) -> None:
     """Load weights for testing / inference; unlike the seed (strict=False on a training
     checkpoint silently loading nothing), a file that does not fit is an error."""
