@@ -187,3 +187,23 @@ def test_box_convention_reaches_the_records(synthetic_df2):
     widths = np.array([[r["box"][2], r["box"][3]] for r in m.records]) - \
         np.array([[r["box"][2], r["box"][3]] for r in h.records])
     assert len(h) == len(m) > 0 and ((widths == 1) | (widths == 0)).all() and (widths == 1).any()
+
+
+@pytest.mark.parametrize("convention", ["hrnet", "mmpose"])
+def test_detection_boxes_are_cropped_as_given_like_hrnet(synthetic_df2, tmp_path, convention):
+    """HRNet's ``_load_coco_person_detection_results`` (``_box2cs``) and mmpose's
+    ``_load_detection_results`` (``bbox_xywh2xyxy``, no clipping) take the detection box as
+    given (only GT boxes are clipped); a box without area is refused."""
+    det = [{"image_id": 1, "category_id": 3, "bbox": [-20.0, 10.0, 100.0, 50.0], "score": 0.9}]
+    (tmp_path / "d.json").write_text(json.dumps(det))
+    ds = build_dataset(_cfg(synthetic_df2.root, "TEST.COCO_BBOX_FILE", str(tmp_path / "d.json"),
+                            "DATASET.BOX_CONVENTION", convention), "validation", is_train=False)
+    _, _, _, meta = ds[0]
+    # _box2cs: centre (x + w / 2, y + h / 2); w < 0.75 h? no: h = w / 0.75; x 1.25 padding
+    np.testing.assert_allclose(meta["center"], [30.0, 35.0])
+    np.testing.assert_allclose(meta["scale"], [100 / 200 * 1.25, 100 / 0.75 / 200 * 1.25],
+                               rtol=1e-6)
+    scheme = get_scheme("deepfashion2")
+    data = json.loads((synthetic_df2.root / "annotations/validation_coco.json").read_text())
+    with pytest.raises(AnnotationFileError, match=r"\[0\]: field 'bbox' .* no area"):
+        parse_detections([dict(det[0], bbox=[5, 5, 0, 10])], data, scheme, source="z.json")
