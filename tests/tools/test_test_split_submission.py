@@ -77,8 +77,16 @@ def test_per_category_tests_and_merge_give_a_submission(setup):
     assert set(res.image_ids.tolist()) <= {1, 2, 3}
     assert sorted(map(tuple, (e["bbox"] for e in entries))) == \
         sorted(tuple(d["bbox"]) for d in kept)          # each result carries its detection box
-    empty = category_output(load_config(CFG, opts + ["DATASET.TEST_SET", "test"]), cats[1])
+    cfg = load_config(CFG, opts + ["DATASET.TEST_SET", "test"])
+    empty = category_output(cfg, cats[1])
     assert json.loads((empty / "results" / "keypoints_test_results_det.json").read_text()) == []
+    # the stand-alone merge tool gives the same submission from the per-category files
+    rest = [c for c in range(1, 14) if c not in cats]
+    parts = [str(category_output(cfg, c) / "results" / "keypoints_test_results_det.json")
+             for c in [*cats, rest]]
+    r = tool("merge_results.py", *parts, "--out", str(out / "merged2.json"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert json.loads((out / "merged2.json").read_text()) == entries
 
 
 def test_single_model_test_split_and_clear_error_without_detections(setup):
