@@ -15,11 +15,12 @@ import json
 import sys
 
 from clothpose.data.flip_check import check_flip_pairs, format_table
+from clothpose.errors import InputError
+from clothpose.utils.cli import make_parser, run_cli
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser() -> argparse.ArgumentParser:
+    p = make_parser(__doc__)
     p.add_argument("coco_json", help="COCO keypoint annotations (294 layout)")
     p.add_argument("--scheme", default="deepfashion2", help="scheme whose flip pairs are checked")
     p.add_argument("--min-count", type=int, default=20,
@@ -28,7 +29,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--max-dy", type=float, default=0.05,
                    help="flag above this tilt-corrected median |dy| / box height")
     p.add_argument("--flagged-only", action="store_true", help="print flagged pairs only")
-    return p.parse_args(argv)
+    return p
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
 
 
 def main(argv=None) -> int:
@@ -36,10 +41,13 @@ def main(argv=None) -> int:
     try:
         with open(args.coco_json) as f:
             data = json.load(f)
+        if not isinstance(data, dict) or not isinstance(data.get("annotations"), list):
+            raise ValueError("no 'annotations' list")
         checks = check_flip_pairs(data, args.scheme, args.min_count, args.min_left, args.max_dy)
+    except FileNotFoundError:
+        raise
     except (OSError, ValueError, KeyError) as e:
-        print(f"error: {args.coco_json}: {e}", file=sys.stderr)
-        return 1
+        raise InputError(f"expected COCO keypoint annotations ({e})", file=args.coco_json) from e
     shown = [c for c in checks if c.flagged] if args.flagged_only else checks
     print(format_table(shown))
     flagged = [c for c in checks if c.flagged]
@@ -50,4 +58,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

@@ -27,17 +27,19 @@ def tool(name: str, *args: str) -> list[str]:
     return [sys.executable, str(TOOLS / name), *args]
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def build_parser() -> argparse.ArgumentParser:
+    from clothpose.utils.cli import make_parser
+
+    p = make_parser(__doc__)
     p.add_argument("--data", default="data/synthetic", help="where the synthetic dataset goes")
     p.add_argument("--output", default="output/demo", help="OUTPUT_DIR of the runs")
     p.add_argument("--train", type=int, default=800, help="synthetic training images")
     p.add_argument("--val", type=int, default=120, help="synthetic validation images")
     p.add_argument("--epochs", type=int, default=20, help="aggregation epochs")
-    p.add_argument("--finetune-epochs", type=int, default=4)
+    p.add_argument("--finetune-epochs", type=int, default=4, help="epochs of each finetune")
     p.add_argument("--categories", default="1,8", help="categories to finetune")
     p.add_argument("--mini", action="store_true", help="a miniature for tests: tiny sizes, few iterations")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the data and of training")
     p.add_argument("--fashionai", action="store_true",
                    help="the FashionAI miniature instead (make demo-fashionai): synthetic release "
                    "-> tiny model -> test -> submission CSV + NE table (data in <data>/fashionai)")
@@ -47,7 +49,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--fashionai-cfg", default="experiments/fashionai/tiny_hrnet_128x128.yaml",
                    help="FashionAI experiment (tiny_cpn-r18_128x128.yaml: the reference's CPN, "
                    "slower to converge from scratch)")
-    return p.parse_args(argv)
+    return p
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
 
 
 def fashionai_demo(args: argparse.Namespace) -> int:
@@ -127,4 +133,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from clothpose.utils.cli import run_cli
+
+    sys.exit(run_cli(main))

@@ -10,20 +10,29 @@ from __future__ import annotations
 import argparse
 import sys
 
+from clothpose.errors import InputError
+from clothpose.utils.cli import make_parser, run_cli
 from clothpose.utils.logging import setup_logger
 from clothpose.workflow.ensemble import ensemble_results
 from clothpose.workflow.merge import read_results, write_results_list
 
 
+def build_parser() -> argparse.ArgumentParser:
+    p = make_parser(__doc__)
+    p.add_argument("results", nargs="+", help="result files (DeepFashion2 submission format) "
+                   "of the same detections")
+    p.add_argument("--out", required=True, help="averaged result file to write")
+    p.add_argument("--weights", type=float, nargs="*", default=None,
+                   help="one weight per result file (default: equal weights)")
+    return p
+
+
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("results", nargs="+")
-    p.add_argument("--out", required=True)
-    p.add_argument("--weights", type=float, nargs="*", default=None)
-    args = p.parse_args(argv)
+    args = build_parser().parse_args(argv)
     setup_logger()
     if args.weights is not None and len(args.weights) != len(args.results):
-        raise SystemExit(f"--weights: {len(args.weights)} values for {len(args.results)} files")
+        raise InputError(f"{len(args.weights)} values for {len(args.results)} result files; "
+                         "expected one weight per file", field="--weights")
     out = ensemble_results([read_results(f) for f in args.results], args.results, args.weights)
     write_results_list(args.out, out)
     print(f"averaged {len(args.results)} files, {len(out)} instances -> {args.out}")
@@ -31,4 +40,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

@@ -18,16 +18,16 @@ import argparse
 import logging
 import sys
 
-from clothpose.data.fashionai_csv import FashionAICSVError, read_annotations, write_submission
+from clothpose.data.fashionai_csv import read_annotations, write_submission
+from clothpose.errors import InputError
+from clothpose.utils.cli import make_parser, run_cli
 from clothpose.workflow.fashionai import average_tables, format_ne_table, ne_stats
 
 logger = logging.getLogger("clothpose.ensemble_fashionai")
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=__doc__.split("\n", 2)[2])
+def build_parser() -> argparse.ArgumentParser:
+    p = make_parser(__doc__)
     p.add_argument("--cfg", help="experiment file of the data and test settings (heatmap mode)")
     p.add_argument("--member", nargs=2, action="append", metavar=("CFG", "WEIGHTS"), default=[],
                    help="an ensemble member: its config and weights (repeat)")
@@ -36,7 +36,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", required=True, help="submission CSV to write")
     p.add_argument("opts", nargs=argparse.REMAINDER, default=[],
                    help="KEY VALUE overrides applied to --cfg and every member's config")
-    return p.parse_args(argv)
+    return p
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
 
 
 def average_results(args: argparse.Namespace) -> int:
@@ -78,8 +82,8 @@ def heatmap_ensemble(args: argparse.Namespace) -> int:
         mcfg = load_config(member_cfg, args.opts)
         bad = mismatch(cfg, mcfg)
         if bad:
-            print(f"error: {member_cfg}: {bad} differs from {args.cfg}", file=sys.stderr)
-            return 2
+            raise InputError(f"{bad} differs from {args.cfg}; ensemble members need the same "
+                             "input size, heatmap size and scheme", file=member_cfg)
         model = build_model(mcfg, is_train=False)
         load_model_weights(model, weights)
         models.append(model)
@@ -99,20 +103,14 @@ def heatmap_ensemble(args: argparse.Namespace) -> int:
 def main(argv=None) -> int:
     args = parse_args(argv)
     if bool(args.average) == bool(args.member):
-        print("error: give either --average CSV... or --cfg with --member CFG WEIGHTS (x2+)",
-              file=sys.stderr)
-        return 2
-    try:
-        if args.average:
-            return average_results(args)
-        if not args.cfg:
-            print("error: heatmap averaging needs --cfg", file=sys.stderr)
-            return 2
-        return heatmap_ensemble(args)
-    except FashionAICSVError as e:
-        print(f"ensemble_fashionai: {e}", file=sys.stderr)
-        return 1
+        raise InputError("give either --average CSV... or --cfg with --member CFG WEIGHTS (x2+)",
+                         field="--average/--member")
+    if args.average:
+        return average_results(args)
+    if not args.cfg:
+        raise InputError("heatmap averaging needs --cfg", field="--cfg")
+    return heatmap_ensemble(args)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

@@ -14,15 +14,16 @@ import argparse
 import sys
 import time
 
-from clothpose.evaluation import (STAT_NAMES, GroundTruth, GroundTruthError, ResultsError,
-                                  evaluate_keypoints, evaluate_with_pycocotools,
-                                  format_category_table, format_stats_table, load_results)
+from clothpose.evaluation import (STAT_NAMES, GroundTruth, evaluate_keypoints,
+                                  evaluate_with_pycocotools, format_category_table,
+                                  format_stats_table, load_results)
+from clothpose.errors import InputError
+from clothpose.utils.cli import make_parser, run_cli
 from clothpose.utils.io import atomic_write_json
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+def build_parser() -> argparse.ArgumentParser:
+    p = make_parser(__doc__)
     p.add_argument("--gt", required=True, help="COCO-style keypoint ground truth JSON")
     p.add_argument("--results", required=True, help="result JSON (DeepFashion2 submission format)")
     p.add_argument("--out", default="", help="write the numbers to this JSON file")
@@ -33,11 +34,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     mode.add_argument("--reference", dest="reference", action="store_true",
                       help="pycocotools COCOeval (official semantics, slower)")
     p.set_defaults(reference=False)
-    return p.parse_args(argv)
+    return p
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
 
 
 def run(args: argparse.Namespace) -> dict:
     """Evaluate and return ``{AP..ARl, per_category}``."""
+    from clothpose.workflow.merge import is_empty_results
+
+    if is_empty_results(args.results):
+        raise InputError("holds no results (an empty list): nothing to evaluate; expected the "
+                         "predictions of at least one instance", file=args.results)
     if args.reference:
         gt = GroundTruth.load(args.gt)
         load_results(args.results, gt)  # same validation and error messages as --fast
@@ -57,11 +67,7 @@ def run(args: argparse.Namespace) -> dict:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     start = time.perf_counter()
-    try:
-        out = run(args)
-    except (ResultsError, GroundTruthError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    out = run(args)
     print(format_stats_table(out))
     print()
     print(format_category_table(out["per_category"]))
@@ -77,4 +83,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

@@ -17,27 +17,31 @@ from clothpose.config import load_config
 from clothpose.core.checkpoint import load_model_weights
 from clothpose.models import build_model
 from clothpose.predict.export import check_onnx, export_onnx
+from clothpose.utils.cli import make_parser, run_cli
 from clothpose.utils.logging import setup_logger
 
 logger = logging.getLogger("clothpose.export_onnx")
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+def build_parser() -> argparse.ArgumentParser:
+    p = make_parser(__doc__)
     p.add_argument("--cfg", required=True, help="experiment YAML file")
-    p.add_argument("--weights", default="", help="model weights (default TEST.MODEL_FILE)")
+    p.add_argument("--weights", default="", help="model weights (default: TEST.MODEL_FILE)")
     p.add_argument("--out", required=True, help="ONNX file to write")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset version")
     p.add_argument("--check", dest="check", action="store_true", default=True,
-                   help="run onnx.checker and compare onnxruntime with PyTorch")
-    p.add_argument("--no-check", dest="check", action="store_false")
+                   help="run onnx.checker and compare onnxruntime with PyTorch (the default)")
+    p.add_argument("--no-check", dest="check", action="store_false", help="export only")
     p.add_argument("--tolerance", type=float, default=1e-4,
                    help="largest accepted max abs heatmap difference, times max(1, largest "
                         "heatmap value) so float32 rounding of unusually large outputs passes")
     p.add_argument("opts", nargs=argparse.REMAINDER, default=[],
                    help="config overrides as KEY VALUE pairs")
-    return p.parse_args(argv)
+    return p
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
 
 
 def main(argv=None) -> int:
@@ -68,4 +72,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

@@ -14,8 +14,9 @@ import sys
 from pathlib import Path
 
 from clothpose.config import load_config
+from clothpose.errors import InputError
 from clothpose.keypoints import get_scheme
-from clothpose.utils.cli import parse_with_opts
+from clothpose.utils.cli import make_parser, parse_with_opts, run_cli
 from clothpose.utils.logging import setup_logger
 from clothpose.workflow.categories import (category_output, finished_run, load_summary,
                                            parse_categories, python_command, run,
@@ -24,20 +25,28 @@ from clothpose.workflow.categories import (category_output, finished_run, load_s
 logger = logging.getLogger("clothpose.finetune_categories")
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def build_parser() -> argparse.ArgumentParser:
+    p = make_parser(__doc__)
+    p.epilog += "\nAny other arguments are KEY VALUE config overrides for every run."
     p.add_argument("--cfg", required=True, help="finetune experiment file (one for all categories)")
     p.add_argument("--init", required=True, help="aggregation checkpoint to start every category from")
     p.add_argument("--categories", default="1-13", help="e.g. 1-13, 3,7 or 1-3,8")
     p.add_argument("--nproc", type=int, default=1, help="processes per category run (torchrun)")
-    p.epilog = "Any other arguments are KEY VALUE config overrides for every run."
-    args = parse_with_opts(p, argv)
+    return p
+
+
+def main(argv=None) -> int:
+    args = parse_with_opts(build_parser(), argv)
     setup_logger()
     if not Path(args.init).exists():
-        raise SystemExit(f"--init {args.init!r} does not exist")
+        raise InputError("does not exist; expected the aggregation model's weights",
+                         file=args.init, field="--init")
     cfg = load_config(args.cfg, args.opts)
     scheme = get_scheme(cfg.DATASET.SCHEME)
-    cats = parse_categories(args.categories, scheme.category_ids)
+    try:
+        cats = parse_categories(args.categories, scheme.category_ids)
+    except ValueError as e:
+        raise InputError(str(e)) from None
     runs = []
     for k in cats:
         name = scheme.category(k).name
@@ -59,4 +68,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

@@ -12,20 +12,24 @@ import sys
 import time
 
 from clothpose.data.synthetic import make_synthetic
+from clothpose.utils.cli import make_parser, run_cli
 from clothpose.utils.logging import setup_logger
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+def build_parser() -> argparse.ArgumentParser:
+    p = make_parser(__doc__)
     p.add_argument("--out", required=True, help="raw dataset root to write")
     p.add_argument("--train", type=int, default=200, help="number of train images")
     p.add_argument("--val", type=int, default=50, help="number of validation images")
     p.add_argument("--test", type=int, default=0, help="number of test images (no annos)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same data)")
     p.add_argument("--size", type=int, nargs="+", default=[384],
                    help="image size: one value (square) or height width")
-    return p.parse_args(argv)
+    return p
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
 
 
 def main(argv=None) -> int:
@@ -47,4 +51,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

@@ -12,12 +12,12 @@ import time
 
 from clothpose.data.synthetic_fashionai import make_synthetic_fashionai
 from clothpose.keypoints import fashionai as fai
+from clothpose.utils.cli import make_parser, run_cli
 from clothpose.utils.logging import setup_logger
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+def build_parser() -> argparse.ArgumentParser:
+    p = make_parser(__doc__)
     p.add_argument("--out", required=True, help="release root to write")
     p.add_argument("--train", type=int, default=200, help="annotated training images")
     p.add_argument("--val", type=int, default=0, help="annotated validation images (val.csv)")
@@ -25,8 +25,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--size", type=int, default=256, help="image height (width: same or 3/4)")
     p.add_argument("--types", default=",".join(fai.CATEGORY_IDS),
                    help="comma-separated clothing types, drawn in turn")
-    p.add_argument("--seed", type=int, default=0)
-    return p.parse_args(argv)
+    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same data)")
+    return p
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
 
 
 def main(argv=None) -> int:
@@ -50,4 +54,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

@@ -10,20 +10,28 @@ from __future__ import annotations
 import argparse
 import sys
 
+from clothpose.utils.cli import make_parser, run_cli
 from clothpose.utils.logging import setup_logger
 from clothpose.workflow.merge import merge_results, read_results, write_results_list
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("results", nargs="+")
-    p.add_argument("--out", required=True)
+def build_parser() -> argparse.ArgumentParser:
+    p = make_parser(__doc__)
+    p.add_argument("results", nargs="+", help="result files to concatenate, in order")
+    p.add_argument("--out", required=True, help="merged submission to write")
     p.add_argument("--gt", default="", help="GT COCO json to check image and category ids against")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     setup_logger()
     lists = [read_results(f) for f in args.results]
     merged, dropped = merge_results(lists, args.results)
-    if args.gt:  # every image and category id must exist in the ground truth
+    if not merged:
+        print(f"warning: all {len(lists)} result files are empty: the merged file holds no "
+              "results", file=sys.stderr)
+    elif args.gt:  # every image and category id must exist in the ground truth
         from clothpose.evaluation import GroundTruth, load_results
         load_results(merged, GroundTruth.load(args.gt), name=f"merge of {', '.join(args.results)}")
     write_results_list(args.out, merged)
@@ -32,4 +40,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

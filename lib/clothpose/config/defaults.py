@@ -38,6 +38,8 @@ _C.MODEL = CN()
 _C.MODEL.NAME = "pose_hrnet"    # pose_hrnet | pose_resnet | cpn
 _C.MODEL.INIT_WEIGHTS = True
 _C.MODEL.PRETRAINED = ""        # ImageNet / COCO weights, loaded per EXTRA.PRETRAINED_LAYERS
+_C.MODEL.MIN_LOADED_FRACTION = 0.25  # refuse PRETRAINED / TRAIN.INIT_FROM files that fit less of
+                                     # the model's weights (0 = load whatever fits)
 _C.MODEL.NUM_JOINTS = 0         # output channels; 0 = take it from the keypoint scheme
 _C.MODEL.TAG_PER_JOINT = True
 _C.MODEL.TARGET_TYPE = "gaussian"
@@ -162,7 +164,7 @@ _C.TEST.RESCORE_ALL_CHANNELS = False  # winner's rescoring over all channels, no
 _C.TEST.COCO_BBOX_FILE = ""
 _C.TEST.BBOX_THRE = 1.0
 _C.TEST.MODEL_FILE = ""
-_C.TEST.MAX_IMAGES = 0              # >0: evaluate on the first N images only
+_C.TEST.MAX_IMAGES = 0              # >0: test / validate on the first N images (by image id)
 
 _C.DEBUG = CN()
 _C.DEBUG.DEBUG = False

@@ -15,11 +15,12 @@ from typing import Iterable, Sequence
 import yaml
 from yacs.config import CfgNode as CN
 
+from ..errors import InputError
 from ..keypoints import get_scheme
 from .defaults import get_cfg
 
 
-class ConfigError(ValueError):
+class ConfigError(InputError):
     """An experiment file or override is invalid."""
 
 
@@ -140,10 +141,51 @@ def _normalise(cfg: CN) -> None:
         cfg.MODEL.NUM_JOINTS = get_scheme(cfg.DATASET.SCHEME).num_keypoints
 
 
+def output_stride(cfg: CN) -> int:
+    """Input pixels per heatmap pixel of ``MODEL.NAME`` (HRNet and CPN: 4; SimpleBaseline:
+    32 halved by each deconvolution)."""
+    if cfg.MODEL.NAME == "pose_resnet":
+        return max(1, 32 // 2 ** int(cfg.MODEL.EXTRA.NUM_DECONV_LAYERS))
+    return 4
+
+
+# Numeric keys and the smallest value each accepts: (key, minimum, minimum allowed itself).
+_LOWER_BOUNDS: tuple[tuple[str, float, bool], ...] = (
+    ("MODEL.SIGMA", 0.0, False),
+    ("TRAIN.LR", 0.0, False),
+    ("TRAIN.LR_FACTOR", 0.0, False),
+    ("TRAIN.BATCH_SIZE_PER_GPU", 1, True),
+    ("TEST.BATCH_SIZE_PER_GPU", 1, True),
+    ("WORKERS", 0, True),
+    ("PRINT_FREQ", 0, True),
+    ("TRAIN.END_EPOCH", 1, True),
+    ("TRAIN.BEGIN_EPOCH", 0, True),
+    ("TRAIN.VAL_FREQ", 0, True),
+    ("TRAIN.MAX_ITERS_PER_EPOCH", 0, True),
+    ("TRAIN.WD", 0.0, True),
+    ("TRAIN.MOMENTUM", 0.0, True),
+    ("TEST.MAX_IMAGES", 0, True),
+    ("TEST.BLUR_KERNEL", 0, True),
+    ("LOSS.TOPK", 1, True),
+    ("DATASET.SCALE_FACTOR", 0.0, True),
+    ("DATASET.ROT_FACTOR", 0.0, True),
+    ("MODEL.MIN_LOADED_FRACTION", 0.0, True),
+)
+_PROBABILITIES = ("DATASET.ROT_PROB", "DATASET.PROB_HALF_BODY", "LOSS.OHKM_RATIO",
+                  "MODEL.MIN_LOADED_FRACTION")
+
+
+def _get(cfg: CN, key: str):
+    node = cfg
+    for part in key.split("."):
+        node = node[part]
+    return node
+
+
 def validate(cfg: CN, source: str = "<config>") -> None:
-    """Check values that yacs' type checks cannot see."""
+    """Check values that yacs' type checks cannot see; the error names the key."""
     def fail(key: str, msg: str) -> None:
-        raise ConfigError(f"{source}: {key}: {msg}")
+        raise ConfigError(msg, file=source, field=key)
 
     try:
         scheme = get_scheme(cfg.DATASET.SCHEME)
@@ -156,6 +198,17 @@ def validate(cfg: CN, source: str = "<config>") -> None:
         if cid not in scheme.category_ids:
             fail("DATASET.CATEGORIES", f"category {cid} is not in scheme {scheme.name!r} "
                  f"(ids {list(scheme.category_ids)})")
+    for key, low, inclusive in _LOWER_BOUNDS:
+        value = _get(cfg, key)
+        if not math.isfinite(value) or value < low or (value == low and not inclusive):
+            fail(key, f"expected a number {'>=' if inclusive else '>'} {low}, got {value!r}")
+    for key in _PROBABILITIES:
+        value = _get(cfg, key)
+        if not 0.0 <= value <= 1.0:
+            fail(key, f"expected a fraction in [0, 1], got {value!r}")
+    if cfg.TEST.BLUR_KERNEL and cfg.TEST.BLUR_KERNEL % 2 == 0:
+        fail("TEST.BLUR_KERNEL",
+             f"expected 0 (off) or an odd kernel size, got {cfg.TEST.BLUR_KERNEL}")
     image, heat = list(cfg.MODEL.IMAGE_SIZE), list(cfg.MODEL.HEATMAP_SIZE)
     if len(image) != 2 or len(heat) != 2 or min(image + heat) <= 0:
         fail("MODEL.IMAGE_SIZE/HEATMAP_SIZE", "expected two positive integers [width, height]")
@@ -163,6 +216,11 @@ def validate(cfg: CN, source: str = "<config>") -> None:
     if len(ratios) != 1 or not float(next(iter(ratios))).is_integer():
         fail("MODEL.IMAGE_SIZE/HEATMAP_SIZE", f"{image} / {heat} must be one integer stride "
              "for width and height")
+    stride = output_stride(cfg)
+    if next(iter(ratios)) != stride:
+        fail("MODEL.HEATMAP_SIZE", f"{heat} does not fit {cfg.MODEL.NAME!r}, whose heatmaps "
+             f"come out at stride {stride}: expected MODEL.IMAGE_SIZE / {stride} = "
+             f"{[image[0] // stride, image[1] // stride]}")
     for key, value, allowed in (
             ("TRAIN.OPTIMIZER", cfg.TRAIN.OPTIMIZER, ("adam", "sgd")),
             ("DEVICE", cfg.DEVICE, ("auto", "cpu", "cuda")),
@@ -211,9 +269,9 @@ def check_paths(cfg: CN, needs: Iterable[str]) -> None:
             continue
         if not value:
             if required:
-                missing.append(f"{key} is empty")
+                missing.append(f"{key}: is empty; expected a path")
             continue
         if not os.path.exists(value):
-            missing.append(f"{key} = {value!r} does not exist")
+            missing.append(f"{value}: {key}: does not exist")
     if missing:
-        raise ConfigError("missing inputs:\n  " + "\n  ".join(missing))
+        raise ConfigError("missing inputs", problems=missing)

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..errors import CheckpointError
 from ..utils.io import atomic_torch_save, load_checkpoint
 
 logger = logging.getLogger(__name__)
@@ -71,12 +72,28 @@ def save_training_state(path: str | Path, *, epoch: int, model: nn.Module,
 
 def load_training_state(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer,
                         scheduler: Any, scaler: Any = None) -> dict[str, Any]:
-    """Restore everything ``save_training_state`` wrote; returns the checkpoint dict."""
+    """Restore everything ``save_training_state`` wrote; returns the checkpoint dict.
+
+    A checkpoint of another model or optimizer is refused with ``CheckpointError`` (naming what
+    it was written for) before anything is changed."""
+    from .optim import optimizer_kind
+
     ckpt = load_checkpoint(path)
     missing = [k for k in ("epoch", "state_dict", "optimizer", "scheduler") if k not in ckpt]
     if missing:
-        raise ValueError(f"{path}: not a training checkpoint, missing {missing}")
-    unwrap(model).load_state_dict(ckpt["state_dict"])
+        raise CheckpointError(f"not a training checkpoint: missing {missing}", file=path)
+    saved, current = optimizer_kind(ckpt["optimizer"]), optimizer_kind(optimizer.state_dict())
+    if saved != current:
+        raise CheckpointError(f"was written by a {saved} optimizer, the config builds {current}; "
+                              "resume with the same TRAIN.OPTIMIZER or start a new run",
+                              file=path, field="optimizer")
+    try:
+        unwrap(model).load_state_dict(ckpt["state_dict"])
+    except RuntimeError as e:
+        first = str(e).strip().splitlines()[0]
+        raise CheckpointError(f"does not fit the model of this config ({first}); it was written "
+                              f"for model {ckpt.get('model', '?')!r} scheme "
+                              f"{ckpt.get('scheme', '?')!r}", file=path, field="state_dict") from e
     optimizer.load_state_dict(ckpt["optimizer"])
     scheduler.load_state_dict(ckpt["scheduler"])
     if scaler is not None and "scaler" in ckpt:
@@ -115,7 +132,13 @@ def load_model_weights(model: nn.Module, path: str | Path, strict: bool = True) 
     from ..models.weights import extract_state_dict
 
     state = extract_state_dict(load_checkpoint(path), str(path))
-    result = unwrap(model).load_state_dict(state, strict=strict)
+    try:
+        result = unwrap(model).load_state_dict(state, strict=strict)
+    except RuntimeError as e:
+        first = str(e).strip().splitlines()[0]
+        detail = "; ".join(ln.strip() for ln in str(e).strip().splitlines()[1:3])
+        raise CheckpointError(f"does not fit the model of this config ({first} {detail})",
+                              file=path) from e
     if not strict and (result.missing_keys or result.unexpected_keys):
         logger.warning("%s: %d missing, %d unexpected keys", path, len(result.missing_keys),
                        len(result.unexpected_keys))

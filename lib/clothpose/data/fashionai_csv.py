@@ -16,6 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..errors import InputError
 from ..keypoints import KeypointScheme, get_scheme
 from ..keypoints import fashionai as fai
 from ..utils.io import atomic_write
@@ -29,7 +30,7 @@ TYPE_NAMES: dict[int, str] = {cid: name for cid, name, _ in fai.CATEGORIES}
 NUM_KEYPOINTS = len(fai.KEYPOINTS)
 
 
-class FashionAICSVError(ValueError):
+class FashionAICSVError(InputError):
     """A FashionAI CSV is malformed or inconsistent; the message names file, line and column."""
 
 

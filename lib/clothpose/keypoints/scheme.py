@@ -21,13 +21,14 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from ..errors import InputError
 from . import deepfashion2 as df2
 from . import fashionai as fai
 
 logger = logging.getLogger(__name__)
 
 
-class SchemeError(ValueError):
+class SchemeError(InputError):
     """A keypoint scheme definition is inconsistent."""
 
 

@@ -45,14 +45,21 @@ def build_model(cfg: CfgNode, is_train: bool = True) -> nn.Module:
     Weights get HRNet's init; when training with ``MODEL.INIT_WEIGHTS`` and ``MODEL.PRETRAINED``
     set, the checkpoint is then loaded per ``MODEL.EXTRA.PRETRAINED_LAYERS``.
     """
+    from ..config import ConfigError
+
     name = cfg.MODEL.NAME
-    if name not in MODEL_BUILDERS:
-        raise ValueError(f"MODEL.NAME {name!r} is unknown; valid names: {sorted(MODEL_BUILDERS)}")
-    _check_input_size(cfg)
-    model = MODEL_BUILDERS[name](cfg)
+    try:
+        if name not in MODEL_BUILDERS:
+            raise ValueError(f"MODEL.NAME {name!r} is unknown; valid names: "
+                             f"{sorted(MODEL_BUILDERS)}")
+        _check_input_size(cfg)
+        model = MODEL_BUILDERS[name](cfg)
+    except ValueError as e:  # the builders name the MODEL.* key that is wrong
+        raise ConfigError(str(e), file=cfg.CFG_NAME or None) from e
     init_weights(model)
     if is_train and cfg.MODEL.INIT_WEIGHTS and cfg.MODEL.PRETRAINED:
-        load_pretrained(model, cfg.MODEL.PRETRAINED, list(cfg.MODEL.EXTRA.PRETRAINED_LAYERS))
+        load_pretrained(model, cfg.MODEL.PRETRAINED, list(cfg.MODEL.EXTRA.PRETRAINED_LAYERS),
+                        min_fraction=cfg.MODEL.MIN_LOADED_FRACTION)
     n_params = sum(p.numel() for p in model.parameters())
     logger.info("built %s with %d keypoints, %.2fM parameters", name, cfg.MODEL.NUM_JOINTS,
                 n_params / 1e6)

@@ -14,6 +14,12 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+def give_usual_mode(path: str | os.PathLike) -> None:
+    """The mode a plain ``open(path, "w")`` would give (0644 under umask 022): ``mkstemp``
+    creates 0600, which would hide results from the rest of a team."""
+    os.chmod(path, 0o666 & ~_UMASK)
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: str = "w") -> None:
     """Write through ``write(fileobj)`` into a temporary file, then rename over ``path``."""
     path = Path(path)
@@ -24,7 +30,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: st
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the usual file mode
+        give_usual_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -56,9 +62,13 @@ def load_checkpoint(path: str | os.PathLike, map_location: str = "cpu") -> Any:
     """Load a checkpoint with ``weights_only=True``: tensors and plain containers only, no code."""
     import torch
 
+    from ..errors import CheckpointError
+
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except FileNotFoundError:
         raise
     except Exception as e:  # pickle.UnpicklingError and friends: refuse, with the reason
-        raise ValueError(f"{path}: refused to load checkpoint (weights_only=True): {e}") from e
+        reason = " ".join(str(e).split())[:300]
+        raise CheckpointError(f"refused to load checkpoint (weights_only=True): {reason}",
+                              file=path) from e

@@ -12,8 +12,10 @@ from typing import Sequence
 
 import numpy as np
 
+from ..errors import InputError
 
-class EnsembleError(ValueError):
+
+class EnsembleError(InputError):
     """The result files do not describe the same instances."""
 
 

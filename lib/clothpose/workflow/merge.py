@@ -11,10 +11,25 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 
+def is_empty_results(path: str | Path) -> bool:
+    """Whether a results file holds an empty list (a category with nothing to test writes one)."""
+    p = Path(path)
+    if not p.is_file() or p.stat().st_size > 64:
+        return False
+    try:
+        return json.loads(p.read_text()) == []
+    except ValueError:
+        return False
+
+
 def read_results(path: str | Path) -> list[dict]:
-    """A DeepFashion2 results file (list of instances), validated field by field."""
+    """A DeepFashion2 results file (list of instances), validated field by field; an empty
+    list is valid (and said so)."""
     from ..evaluation import read_results_list
 
+    if is_empty_results(path):
+        logger.warning("%s: holds no results (an empty list)", path)
+        return []
     return read_results_list(path)
 
 
