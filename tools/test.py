@@ -18,24 +18,52 @@ from pathlib import Path
 from clothpose.config import check_paths, load_config
 from clothpose.core.checkpoint import load_model_weights
 from clothpose.core.optim import configure_cudnn
-from clothpose.workflow.report import save_example_grid
+from clothpose.core.preflight import check_evaluation_gt, why_empty
 from clothpose.core.testing import evaluate_submission, postprocess, predict_dataset, save_stats
 from clothpose.data import build_dataset
+from clothpose.errors import InputError
 from clothpose.models import build_model
-from clothpose.utils.cli import default_argument_parser, opts_from_args, parse_with_opts
+from clothpose.utils.cli import default_argument_parser, opts_from_args, parse_with_opts, run_cli
 from clothpose.utils.dist import cleanup, init_distributed
+from clothpose.utils.io import atomic_write
+from clothpose.utils.logging import setup_logger
 from clothpose.utils.paths import setup_run
+from clothpose.workflow.report import save_example_grid
 
 logger = logging.getLogger("clothpose.test")
 
 
-def parse_args(argv=None):
-    p = default_argument_parser("Test a clothes-landmark model")
+def build_parser():
+    p = default_argument_parser(__doc__)
     p.add_argument("--results-name", default="",
-                   help="results file name (default keypoints_<set>_results_0.json)")
+                   help="results file name (default: keypoints_<set>_results_0.json)")
     p.add_argument("--examples", type=int, default=4,
                    help="example pictures per category in the PNG grid (0 = none)")
-    return parse_with_opts(p, argv)
+    return p
+
+
+def parse_args(argv=None):
+    return parse_with_opts(build_parser(), argv)
+
+
+def dataset_is_fashionai(cfg) -> bool:
+    from clothpose.keypoints import get_scheme
+    return get_scheme(cfg.DATASET.SCHEME).family == "fashionai"
+
+
+def nothing_to_test(args, cfg, dataset, results_dir: Path) -> int:
+    """No box survived the threshold / category selection: an empty results file (a valid
+    submission part) and one clear line; a detection file that names no image is an error."""
+    reason, invalid = why_empty(cfg, dataset)
+    if invalid:
+        raise InputError(reason)
+    print(f"warning: no boxes to test: {reason}", file=sys.stderr)
+    if dataset_is_fashionai(cfg):
+        return 0
+    path = results_dir / (args.results_name or f"keypoints_{cfg.DATASET.TEST_SET}_results_0.json")
+    atomic_write(path, lambda f: f.write("[]"))
+    print(f"results: {path} (empty)")
+    return 0
 
 
 def report_deepfashion2(args, cfg, raw, dataset, results_dir: Path) -> None:
@@ -67,15 +95,22 @@ def report_deepfashion2(args, cfg, raw, dataset, results_dir: Path) -> None:
 def main(argv=None) -> int:
     args = parse_args(argv)
     cfg = load_config(args.cfg, opts_from_args(args))
-    info = init_distributed(cfg.DEVICE)
-    dirs = setup_run(cfg, "test", info.rank)
     check_paths(cfg, ["root", "model_file"] + ([] if cfg.TEST.USE_GT_BBOX else ["bbox_file"]))
-    configure_cudnn(cfg)
-
+    info = init_distributed(cfg.DEVICE)
+    setup_logger(None, rank=info.rank)
     model = build_model(cfg, is_train=False)
     load_model_weights(model, cfg.TEST.MODEL_FILE)
-    model = model.to(info.device).eval()
     dataset = build_dataset(cfg, cfg.DATASET.TEST_SET, is_train=False)
+    if len(dataset) and dataset.evaluation_gt() is not None:
+        check_evaluation_gt(dataset, "testing")
+    dirs = setup_run(cfg, "test", info.rank)
+    configure_cudnn(cfg)
+    if len(dataset) == 0:
+        status = nothing_to_test(args, cfg, dataset, dirs.output / "results") if info.is_main \
+            else 0
+        cleanup()
+        return status
+    model = model.to(info.device).eval()
     logger.info("testing %d boxes of %s (%s boxes, flip test %s)", len(dataset),
                 cfg.DATASET.TEST_SET, "GT" if cfg.TEST.USE_GT_BBOX else "detected",
                 cfg.TEST.FLIP_TEST)
@@ -95,4 +130,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from ..errors import TrainingError
 from ..utils.transforms import PIXEL_STD, flip_back
 from .evaluate import heatmap_accuracy
 
@@ -32,6 +33,17 @@ def _autocast(device: torch.device, enabled: bool):
 def _to_device(x: torch.Tensor, device: torch.device, channels_last: bool = False) -> torch.Tensor:
     x = x.to(device, non_blocking=True)
     return x.contiguous(memory_format=torch.channels_last) if channels_last and x.dim() == 4 else x
+
+
+def _finite_everywhere(loss: torch.Tensor) -> bool:
+    """Whether the loss is finite on every process (one tiny all-reduce under DDP), so that all
+    ranks stop together instead of one waiting forever in the gradient all-reduce."""
+    import torch.distributed as dist
+
+    bad = (~torch.isfinite(loss.detach())).float().reshape(1)
+    if dist.is_available() and dist.is_initialized():
+        dist.all_reduce(bad)
+    return not bool(bad.item())
 
 
 @dataclass
@@ -64,40 +76,48 @@ def train_one_epoch(model: nn.Module, loader: Iterable, criterion: nn.Module,
     n_iters = len(loader) if max_iters <= 0 else min(max_iters, len(loader))
     bar = tqdm(total=n_iters, desc=f"epoch {epoch}", disable=not show_progress, leave=False,
                dynamic_ncols=True)
-    for it, (inputs, target, target_weight, _meta) in enumerate(loader, start=1):
-        inputs = _to_device(inputs, device, channels_last)
-        target = target.to(device, non_blocking=True)
-        target_weight = target_weight.to(device, non_blocking=True)
-        with _autocast(device, amp):
-            outputs = model(inputs)
-        outputs = [o.float() for o in outputs] if isinstance(outputs, (list, tuple)) else outputs.float()
-        loss = criterion(outputs, target, target_weight)
-        optimizer.zero_grad(set_to_none=True)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            loss.backward()
-            optimizer.step()
-        bs = inputs.shape[0]
-        acc, cnt = heatmap_accuracy(final_output(outputs).detach().cpu().numpy(), target.cpu().numpy())
-        total_loss += loss.item() * bs
-        samples += bs
-        total_acc, n_acc = total_acc + acc * cnt, n_acc + cnt
-        bar.update(1)
-        bar.set_postfix(loss=f"{total_loss / samples:.6f}", acc=f"{total_acc / max(n_acc, 1):.3f}")
-        if debug_hook is not None and it == 1:
-            debug_hook(inputs, target, final_output(outputs), global_step + it)
-        if writer is not None:
-            writer.add_scalar("train/loss", loss.item(), global_step + it)
-            writer.add_scalar("train/accuracy", acc, global_step + it)
-        if print_freq and it % print_freq == 0:
-            logger.info("epoch %d [%d/%d] loss %.6f acc %.3f", epoch, it, n_iters,
-                        total_loss / samples, total_acc / max(n_acc, 1))
-        if it >= n_iters:
-            break
-    bar.close()
+    try:
+        for it, (inputs, target, target_weight, _meta) in enumerate(loader, start=1):
+            inputs = _to_device(inputs, device, channels_last)
+            target = target.to(device, non_blocking=True)
+            target_weight = target_weight.to(device, non_blocking=True)
+            with _autocast(device, amp):
+                outputs = model(inputs)
+            outputs = [o.float() for o in outputs] if isinstance(outputs, (list, tuple)) \
+                else outputs.float()
+            loss = criterion(outputs, target, target_weight)
+            if not _finite_everywhere(loss):  # before backward: the weights stay the good ones
+                raise TrainingError(f"training diverged: the loss is {loss.item()} at epoch "
+                                    f"{epoch}, iteration {it} (on this or another process)")
+            optimizer.zero_grad(set_to_none=True)
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                loss.backward()
+                optimizer.step()
+            bs = inputs.shape[0]
+            acc, cnt = heatmap_accuracy(final_output(outputs).detach().cpu().numpy(),
+                                        target.cpu().numpy())
+            total_loss += loss.item() * bs
+            samples += bs
+            total_acc, n_acc = total_acc + acc * cnt, n_acc + cnt
+            bar.update(1)
+            bar.set_postfix(loss=f"{total_loss / samples:.6f}",
+                            acc=f"{total_acc / max(n_acc, 1):.3f}")
+            if debug_hook is not None and it == 1:
+                debug_hook(inputs, target, final_output(outputs), global_step + it)
+            if writer is not None:
+                writer.add_scalar("train/loss", loss.item(), global_step + it)
+                writer.add_scalar("train/accuracy", acc, global_step + it)
+            if print_freq and it % print_freq == 0:
+                logger.info("epoch %d [%d/%d] loss %.6f acc %.3f", epoch, it, n_iters,
+                            total_loss / samples, total_acc / max(n_acc, 1))
+            if it >= n_iters:
+                break
+    finally:  # an exception (e.g. a NaN loss) must not leave the bar on the error line
+        bar.close()
     return EpochStats(total_loss / max(samples, 1), total_acc / max(n_acc, 1), samples,
                       time.perf_counter() - start, it)
 

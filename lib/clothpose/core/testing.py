@@ -179,9 +179,14 @@ def validate(cfg: CfgNode, model: nn.Module, dataset: Any, info: DistInfo, resul
              tag: str) -> dict:
     """Full test path on ``dataset``; returns the stats (AP, ..., per_category) on every rank."""
     from ..evaluation import format_stats_table
-    from ..utils.dist import broadcast_object
+    from ..utils.dist import broadcast_buffers, broadcast_object
+    from .checkpoint import unwrap
 
-    raw = predict_dataset(cfg, model, dataset, info)
+    # Not through the DDP wrapper: its forward broadcasts buffers, a collective that ranks with
+    # no validation batch (more ranks than boxes) never join -> deadlock. The broadcast is done
+    # here once, by every rank, so all ranks still validate with rank 0's BatchNorm statistics.
+    broadcast_buffers(model)
+    raw = predict_dataset(cfg, unwrap(model), dataset, info)
     stats: dict = {}
     if info.is_main and dataset.scheme.family == "fashionai":  # CSV + NE; AP = -NE
         from ..workflow.fashionai import validate_fashionai

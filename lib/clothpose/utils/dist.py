@@ -79,6 +79,15 @@ def broadcast_object(obj: Any, src: int = 0) -> Any:
     return box[0]
 
 
+def broadcast_buffers(model: torch.nn.Module, src: int = 0) -> None:
+    """Copy rank ``src``'s buffers (BatchNorm running statistics) to every rank, as DDP's
+    forward would; call on every rank."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    for buf in model.buffers():
+        dist.broadcast(buf.data, src=src)
+
+
 def all_reduce_mean(value: float, device: torch.device) -> float:
     if not (dist.is_available() and dist.is_initialized()):
         return value

@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 from yacs.config import CfgNode
 
+from ..errors import RunFolderError
 from .io import atomic_write
 from .logging import setup_logger
 
@@ -48,6 +49,42 @@ def git_description() -> str:
         return rev + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+
+
+RUN_FILES = ("checkpoint.pth", "model_best.pth", "final_state.pth")
+
+
+def protect_run_folder(output: Path, resuming: bool) -> None:
+    """Refuse to start a fresh run where an earlier run left its weights.
+
+    ``resuming``: a ``checkpoint.pth`` will be resumed (``AUTO_RESUME True``), which continues
+    the earlier run instead of overwriting it.
+    """
+    if resuming:
+        return
+    found = [f for f in RUN_FILES if (output / f).exists()]
+    if found:
+        raise RunFolderError(
+            f"holds an earlier run ({', '.join(found)}) that a new run would overwrite; "
+            "continue it with AUTO_RESUME True, or start the new run in another folder "
+            "(another OUTPUT_DIR or CFG_NAME, or remove this one)", file=output,
+            field="AUTO_RESUME")
+
+
+def remove_stale_temporaries(output: Path) -> int:
+    """Delete the ``.<name>.*.tmp`` files an interrupted atomic write left (a killed run's
+    half-written checkpoints); returns the number of bytes freed."""
+    freed = 0
+    for name in RUN_FILES:
+        for tmp in output.glob(f".{name}.*.tmp"):
+            try:
+                size = tmp.stat().st_size
+                tmp.unlink()
+            except FileNotFoundError:
+                continue
+            freed += size
+            logger.info("removed %s (%.1f MB) left by an interrupted run", tmp, size / 2 ** 20)
+    return freed
 
 
 def setup_run(cfg: CfgNode, phase: str, rank: int = 0) -> RunDirs:

@@ -1,0 +1,89 @@
+"""Checks of a test / validation set before any work, so that a problem the test path would
+only meet at its end (after a training epoch, or after hours of inference) stops the run at
+its start, with one line naming the file and field.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from yacs.config import CfgNode
+
+from ..errors import InputError
+
+logger = logging.getLogger(__name__)
+
+
+def _read(path: str | Path) -> Any:
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def why_empty(cfg: CfgNode, dataset: Any) -> tuple[str, bool]:
+    """Why ``dataset`` has no box: (explanation, whether the input is invalid).
+
+    Invalid: a detection file none of whose entries names an image of the set (the wrong
+    file). Not invalid: every detection is below ``TEST.IMAGE_THRE`` or of another category,
+    or the set holds no instance of the categories asked for.
+    """
+    cats = list(cfg.DATASET.CATEGORIES) or "all"
+    where = f"set {cfg.DATASET.TEST_SET!r}, categories {cats}"
+    if cfg.TEST.USE_GT_BBOX or dataset.scheme.family == "fashionai":
+        return f"{dataset.ann_file} has no labelled instance for {where}", False
+    det_file = cfg.TEST.COCO_BBOX_FILE
+    dets = _read(det_file)
+    data = _read(dataset.ann_file)
+    if not isinstance(dets, list) or not dets:
+        return f"{det_file}: holds no detection (an empty list)", False
+    images = {im.get("id") for im in (data or {}).get("images", []) if isinstance(im, dict)}
+    ids = [d.get("image_id") for d in dets if isinstance(d, dict)]
+    on_images = sum(i in images for i in ids)
+    if images and not on_images:
+        return (f"{det_file}: image_id: none of its {len(dets)} detections names an image of "
+                f"{dataset.ann_file} (detection ids e.g. {sorted(set(map(str, ids)))[:3]}, "
+                f"image ids e.g. {sorted(images)[:3]}); expected the detection file of "
+                f"{where}"), True
+    above = sum(isinstance(d, dict) and isinstance(d.get("score"), (int, float))
+                and d["score"] >= cfg.TEST.IMAGE_THRE for d in dets)
+    return (f"{det_file}: no detection left for {where} ({len(dets)} detections, {above} at "
+            f"score >= TEST.IMAGE_THRE {cfg.TEST.IMAGE_THRE:g}, none of them of the categories "
+            "asked for on an image of the set)"), False
+
+
+def check_evaluation_gt(dataset: Any, purpose: str) -> None:
+    """The ground truth the evaluator will get: present, loadable, with its categories."""
+    gt = dataset.evaluation_gt()
+    if gt is None:
+        raise InputError(f"has no annotations, and {purpose} needs ground truth; pick an "
+                         "annotated DATASET.TEST_SET (or TRAIN.VAL_FREQ 0: no validation)",
+                         file=dataset.ann_file)
+    if dataset.scheme.family == "fashionai":
+        return  # answers CSV: checked when it was read
+    from ..evaluation import GroundTruth
+
+    loaded = GroundTruth.load(gt)
+    listed = {int(c) for c in loaded.category_ids}
+    present = {int(r["category_id"]) for r in dataset.records}
+    if not listed:
+        raise InputError("lists no categories; expected the categories of the instances "
+                         "(the evaluator ignores annotations of unlisted categories)",
+                         file=dataset.ann_file, field="categories")
+    unlisted = sorted(present - listed)
+    if unlisted:
+        raise InputError(f"does not list categories {unlisted} that the {purpose} set holds; "
+                         "the evaluator would ignore them", file=dataset.ann_file,
+                         field="categories")
+
+
+def check_validation_set(cfg: CfgNode, dataset: Any) -> None:
+    """Everything validation during training needs, before the first epoch."""
+    if len(dataset) == 0:
+        reason, _ = why_empty(cfg, dataset)
+        raise InputError(f"validation set is empty: {reason}", file=dataset.ann_file,
+                         field="DATASET.TEST_SET")
+    check_evaluation_gt(dataset, "validation")
