@@ -71,6 +71,22 @@ def official_gt(data: dict, scheme: KeypointScheme, categories: list[int]) -> di
     return {"images": images, "annotations": anns, "categories": cat_list}
 
 
+def first_images(data: dict, limit: int) -> dict:
+    """``TEST.MAX_IMAGES``: a COCO dict cut to its first ``limit`` images (by id) and their
+    annotations, so predictions and ground truth cover the same images."""
+    if limit <= 0:
+        return data
+    keep = set(sorted(im["id"] for im in data.get("images", []))[:limit])
+    return dict(data, images=[im for im in data.get("images", []) if im["id"] in keep],
+                annotations=[a for a in data.get("annotations", [])
+                             if a.get("image_id") in keep])
+
+
+def test_image_limit(cfg: CfgNode, is_train: bool) -> int:
+    """``TEST.MAX_IMAGES`` when building a test / validation set, else 0 (no limit)."""
+    return 0 if is_train else int(cfg.TEST.MAX_IMAGES)
+
+
 def augment_params(cfg: CfgNode) -> AugmentParams:
     d = cfg.DATASET
     return AugmentParams(scale_factor=d.SCALE_FACTOR, rot_factor=d.ROT_FACTOR, rot_prob=d.ROT_PROB,
@@ -114,7 +130,8 @@ def _coco_family(cfg: CfgNode, image_set: str, is_train: bool, scheme: KeypointS
     if ann_file is None:
         raise AnnotationFileError(f"no annotation file for set {image_set!r}; looked for: "
                                   + ", ".join(str(p) for p in cands))
-    data = _load_json(ann_file)
+    limit = test_image_limit(cfg, is_train)
+    data = first_images(_load_json(ann_file), limit)
     image_root = root / "images" / image_set
     skip, boxes = cfg.DATASET.SKIP_BAD_SAMPLES, cfg.DATASET.BOX_CONVENTION
     has_gt = bool(data.get("annotations")) if isinstance(data, dict) else False
@@ -143,7 +160,8 @@ def _coco_family(cfg: CfgNode, image_set: str, is_train: bool, scheme: KeypointS
     del data
 
     def gt_loader() -> dict | None:
-        return official_gt(_load_json(ann_file), scheme, categories) if has_gt else None
+        return official_gt(first_images(_load_json(ann_file), limit), scheme, categories) \
+            if has_gt else None
 
     return res, ann_file, gt_loader
 

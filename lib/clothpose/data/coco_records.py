@@ -20,12 +20,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..errors import InputError
 from ..keypoints import BUILTIN, KeypointScheme, get_scheme
 
 logger = logging.getLogger(__name__)
 
 
-class AnnotationFileError(ValueError):
+class AnnotationFileError(InputError):
     """An annotation or detection file is malformed; the message names file, entry and field."""
 
 
@@ -103,13 +104,18 @@ def _box_ok(box: Any) -> bool:
 def _images(data: dict, source: str) -> dict:
     if not isinstance(data, dict) or not isinstance(data.get("images"), list):
         raise AnnotationFileError(f"{source}: expected a COCO object with an 'images' list")
-    out = {}
+    out: dict = {}
     for i, im in enumerate(data["images"]):
         try:
-            out[im["id"]] = (str(im["file_name"]), float(im["width"]), float(im["height"]))
+            entry = (str(im["file_name"]), float(im["width"]), float(im["height"]))
         except (KeyError, TypeError, ValueError) as e:
             raise AnnotationFileError(f"{source}: images[{i}]: needs id, file_name, width, "
                                       f"height ({e!r})") from e
+        if im["id"] in out:  # annotations of that id would be paired with one of two pictures
+            raise AnnotationFileError(f"id {im['id']!r} is already used by {out[im['id']][0]!r} "
+                                      f"(this one is {entry[0]!r}); expected unique image ids",
+                                      file=source, field=f"images[{i}].id")
+        out[im["id"]] = entry
     return out
 
 
@@ -153,7 +159,11 @@ def parse_coco_keypoints(data: dict, scheme: KeypointScheme, image_root: str | P
         cats = np.array([a["category_id"] for a in keep])
         flat = np.asarray([a["keypoints"] for a in keep], dtype=np.float32)
         kps = keypoints_to_scheme(flat, cats, scheme, source)
-        kps[..., 2] = np.minimum(kps[..., 2], 1)
+        negative = int((kps[..., 2] < 0).sum())
+        if negative:  # e.g. FashionAI's -1 = absent written into COCO: not labelled here
+            logger.warning("%s: %d keypoints have a negative visibility; treated as not "
+                           "labelled (COCO visibility is 0, 1 or 2)", source, negative)
+        kps[..., 2] = np.clip(kps[..., 2], 0, 1)
         labelled = kps[..., 2].max(axis=1) > 0
         res.num_unlabelled = int((~labelled).sum())
         root = Path(image_root)

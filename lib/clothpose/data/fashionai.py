@@ -131,12 +131,24 @@ def image_ranks(records: list[dict]) -> dict[str, int]:
     return {i: n for n, i in enumerate(sorted({str(r["image_id"]) for r in records}))}
 
 
+def _subset(table: FashionAITable, image_ids: set) -> FashionAITable:
+    rows = [n for n, i in enumerate(table.image_ids) if i in image_ids]
+    return FashionAITable(table.path, [table.image_ids[n] for n in rows], table.category_ids[rows],
+                          None if table.keypoints is None else table.keypoints[rows],
+                          list(table.skipped))
+
+
 def fashionai_records(cfg: CfgNode, image_set: str, is_train: bool, scheme: KeypointScheme,
                       categories: list[int]) -> tuple[ParseResult, Path, Callable[[], dict | None]]:
     """Record builder of the ``fashionai`` family (see ``register_record_builder``)."""
     root = Path(cfg.DATASET.ROOT)
     skip = bool(cfg.DATASET.SKIP_BAD_SAMPLES)
     table, gt, path = load_set(root, image_set, strict=not skip)
+    limit = int(cfg.TEST.MAX_IMAGES) if not is_train else 0
+    if limit > 0:  # the first N images (by id) of the set, and only their answers
+        keep = set(sorted(set(table.image_ids))[:limit])
+        table = _subset(table, keep)
+        gt = None if gt is None else _subset(gt, keep)
     mode = cfg.DATASET.INPUT
     if table.keypoints is None and (is_train or mode == "box"):
         raise FashionAICSVError(

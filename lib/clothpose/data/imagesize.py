@@ -68,3 +68,40 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
     if img is None:
         raise ValueError(f"{path}: not a readable image")
     return img.shape[1], img.shape[0]
+
+
+def decode_check(path: str | os.PathLike) -> str:
+    """Decode the whole file; '' when it is a complete image, else the decoder's complaint.
+
+    A truncated JPEG keeps its header (``image_size`` reads it) and OpenCV decodes the missing
+    part as grey with only a console warning, so the check uses Pillow, which raises. JPEGs are
+    decoded at 1/8 scale: the entropy-coded data is still read to its end (a truncation is
+    found) at a fraction of the cost of a full-size decode.
+    """
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            if im.format == "JPEG":
+                im.draft("RGB", (max(1, im.width // 8), max(1, im.height // 8)))
+            im.load()
+    except (OSError, ValueError, SyntaxError) as e:  # PIL raises SyntaxError for bad headers
+        return " ".join(str(e).split()) or type(e).__name__
+    return ""
+
+
+def file_looks_truncated(path: str | os.PathLike, tail: int = 1024) -> bool:
+    """A JPEG whose data ends without the end-of-image marker (a cut download), read from its
+    first two and last ``tail`` bytes only. Inside the compressed data 0xFF is always followed
+    by 0x00 or a restart marker, so FF D9 near the end means the file is complete (up to
+    ``tail`` trailing bytes after it are tolerated). OpenCV's imread decodes the missing part
+    as grey with only a console message, hence this check."""
+    try:
+        with open(path, "rb") as f:
+            if f.read(2) != b"\xff\xd8":
+                return False
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(2, size - tail))
+            return b"\xff\xd9" not in f.read()
+    except OSError:
+        return False

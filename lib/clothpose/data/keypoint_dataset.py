@@ -15,17 +15,19 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..errors import InputError
 from ..keypoints import KeypointScheme
 from ..utils.transforms import box_to_center_scale
 from .augment import (AugmentParams, crop_matrix, half_body_box, sample_jitter,
                       sample_scale_rotation, to_input)
+from .imagesize import file_looks_truncated
 from .targets import gaussian_targets, udp_targets
 
 logger = logging.getLogger(__name__)
 _IMREAD = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
 
 
-class BadSampleError(RuntimeError):
+class BadSampleError(InputError):
     """An image cannot be read (missing or corrupt file)."""
 
 
@@ -76,6 +78,7 @@ class KeypointDataset(Dataset):
         self.num_skipped = 0            # set by the builder: records skipped at load time
         self.num_bad_images = 0         # unreadable images met in this process
         self._bad_files: set[str] = set()
+        self._truncated: set[str] = set()    # truncated JPEGs already warned about
         self._rng_key: tuple | None = None
         self._rng: np.random.Generator | None = None
         self.epoch = 0
@@ -106,6 +109,11 @@ class KeypointDataset(Dataset):
     def _read(self, path: str) -> np.ndarray | None:
         img = cv2.imread(path, _IMREAD)
         if img is not None:
+            if path not in self._truncated and file_looks_truncated(path):
+                self._truncated.add(path)
+                logger.warning("%s: truncated JPEG (no end marker): its missing part is decoded "
+                               "grey; replace the file (tools/prepare_deepfashion2.py finds "
+                               "such files with its full decode check)", path)
             return img
         msg = f"{path}: cannot read image (missing or corrupt)"
         if not self.skip_bad_samples:

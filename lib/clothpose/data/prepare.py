@@ -23,17 +23,19 @@ from typing import Any, Iterable
 import numpy as np
 from tqdm import tqdm
 
+from ..errors import InputError
 from ..keypoints import deepfashion2 as df2
-from .imagesize import image_size
+from .imagesize import decode_check, image_size
 
 logger = logging.getLogger(__name__)
 
 NUM_LANDMARKS = {cid: n for cid, _name, _raw, n in df2.CATEGORIES}
 SPLITS = ("train", "validation", "test")
+_TRUNCATED = "is truncated or corrupt"
 _REQUIRED = ("category_id", "bounding_box", "landmarks", "style", "segmentation")
 
 
-class PrepareError(ValueError):
+class PrepareError(InputError):
     """A raw annotation is malformed (raised in strict mode)."""
 
 
@@ -83,6 +85,7 @@ class SplitStats:
     items: int = 0
     skipped_items: int = 0
     skipped_files: int = 0
+    bad_images: int = 0             # images whose full decode failed (truncated or corrupt)
     seconds: float = 0.0
     problems: list[Problem] = field(default_factory=list)
 
@@ -90,7 +93,8 @@ class SplitStats:
         by_field = Counter(p.field.split(".")[-1] for p in self.problems)
         detail = ", ".join(f"{k}: {v}" for k, v in sorted(by_field.items())) or "none"
         return (f"{self.split}: {self.images} images, {self.items} items, skipped "
-                f"{self.skipped_items} items and {self.skipped_files} files (problems: {detail})")
+                f"{self.skipped_items} items and {self.skipped_files} files, "
+                f"{self.bad_images} truncated or corrupt images (problems: {detail})")
 
 
 def _number(v: Any) -> bool:
@@ -133,8 +137,25 @@ def validate_item(key: str, item: Any, where: str) -> RawItem:
     return RawItem(cid, list(box), arr, item["style"], item["segmentation"])
 
 
-def _read_json(anno_path: Path, image_path: Path) -> tuple[dict, int, int]:
-    """File-level checks: valid JSON object, integer pair_id, readable image header."""
+def _check_image(image_path: Path, where: str, verify: bool) -> tuple[int, int]:
+    """(width, height) from the header; with ``verify`` the whole image is decoded too, so a
+    truncated file (whose header is intact) is found here and not as a half-grey sample."""
+    try:
+        width, height = image_size(image_path)
+    except (OSError, ValueError) as e:
+        raise _Bad(Problem(where, "image", f"image {image_path} missing or unreadable: {e}")) \
+            from e
+    if verify:
+        reason = decode_check(image_path)
+        if reason:
+            raise _Bad(Problem(where, "image", f"image {image_path} {_TRUNCATED} "
+                               f"(full decode: {reason}); expected a complete image"))
+    return width, height
+
+
+def _read_json(anno_path: Path, image_path: Path, verify: bool = True
+               ) -> tuple[dict, int, int]:
+    """File-level checks: valid JSON object, integer pair_id, readable (decodable) image."""
     where = str(anno_path)
     try:
         with open(anno_path) as f:
@@ -146,19 +167,15 @@ def _read_json(anno_path: Path, image_path: Path) -> tuple[dict, int, int]:
     pair_id = data.get("pair_id")
     if not isinstance(pair_id, int) or isinstance(pair_id, bool):
         raise _Bad(Problem(where, "pair_id", f"expected an integer, got {pair_id!r}"))
-    try:
-        width, height = image_size(image_path)
-    except (OSError, ValueError) as e:
-        raise _Bad(Problem(where, "image", f"image {image_path} missing or unreadable: {e}")) \
-            from e
+    width, height = _check_image(image_path, where, verify)
     return data, width, height
 
 
-def read_annotation(anno_path: Path, image_path: Path, problems: list[Problem], strict: bool
-                    ) -> RawImage | None:
-    """Parse one raw JSON + its image header; bad items are skipped (or raise in strict mode)."""
+def read_annotation(anno_path: Path, image_path: Path, problems: list[Problem], strict: bool,
+                    verify: bool = True) -> RawImage | None:
+    """Parse one raw JSON + its image; bad items are skipped (or raise in strict mode)."""
     try:
-        data, width, height = _read_json(anno_path, image_path)
+        data, width, height = _read_json(anno_path, image_path, verify)
     except _Bad as e:
         if strict:
             raise PrepareError(str(e.problem)) from None
@@ -178,16 +195,31 @@ def read_annotation(anno_path: Path, image_path: Path, problems: list[Problem], 
 
 
 def _numbered(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
+    """Files named by their image id, sorted by id; two names of one id (``123.json`` and
+    ``000123.json``) would pair annotations with the wrong picture and are refused."""
     files = [p for p in folder.iterdir() if p.suffix.lower() in suffixes]
     bad = [p.name for p in files if not p.stem.isdigit()]
     if bad:
-        raise PrepareError(f"{folder}: file names must be numbers (image ids), got {bad[:3]}")
+        raise PrepareError(f"file names must be numbers (image ids), got {bad[:3]}",
+                           file=folder)
+    seen: dict[int, Path] = {}
+    clashes = []
+    for p in sorted(files):
+        other = seen.setdefault(int(p.stem), p)
+        if other is not p:
+            clashes.append(f"{other.name} and {p.name} are both image id {int(p.stem)}")
+    if clashes:
+        more = f" (+{len(clashes) - 3} more)" if len(clashes) > 3 else ""
+        raise PrepareError(f"{'; '.join(clashes[:3])}{more}; expected one file per image id",
+                           file=folder, field="file names")
     return sorted(files, key=lambda p: int(p.stem))
 
 
-def load_split(raw_root: Path, split: str, strict: bool = False, progress: bool = True
-               ) -> tuple[list[RawImage], SplitStats]:
-    """Read every annotation (or, for an unannotated split, every image) of a raw split."""
+def load_split(raw_root: Path, split: str, strict: bool = False, progress: bool = True,
+               verify: bool = True) -> tuple[list[RawImage], SplitStats]:
+    """Read every annotation (or, for an unannotated split, every image) of a raw split.
+
+    ``verify``: decode every image fully (truncated files are skipped, counted and reported)."""
     stats = SplitStats(split)
     image_dir, anno_dir = raw_root / split / "image", raw_root / split / "annos"
     images: list[RawImage] = []
@@ -195,7 +227,8 @@ def load_split(raw_root: Path, split: str, strict: bool = False, progress: bool 
         files = _numbered(anno_dir, (".json",))
         for path in tqdm(files, desc=f"{split} annos", disable=not progress, unit="img"):
             n_before = len(stats.problems)
-            img = read_annotation(path, image_dir / f"{path.stem}.jpg", stats.problems, strict)
+            img = read_annotation(path, image_dir / f"{path.stem}.jpg", stats.problems, strict,
+                                  verify)
             if img is None:
                 stats.skipped_files += 1
                 continue
@@ -205,16 +238,17 @@ def load_split(raw_root: Path, split: str, strict: bool = False, progress: bool 
         for path in tqdm(_numbered(image_dir, (".jpg", ".jpeg", ".png")), desc=f"{split} images",
                          disable=not progress, unit="img"):
             try:
-                w, h = image_size(path)
-            except (OSError, ValueError) as e:
+                w, h = _check_image(path, str(path), verify)
+            except _Bad as e:
                 if strict:
-                    raise PrepareError(f"{path}: field 'image': unreadable: {e}") from e
-                stats.problems.append(Problem(str(path), "image", f"unreadable: {e}"))
+                    raise PrepareError(str(e.problem)) from None
+                stats.problems.append(e.problem)
                 stats.skipped_files += 1
                 continue
             images.append(RawImage(int(path.stem), path.name, w, h))
     stats.images = len(images)
     stats.items = sum(len(i.items) for i in images)
+    stats.bad_images = sum(_TRUNCATED in p.message for p in stats.problems)
     return images, stats
 
 
@@ -236,20 +270,26 @@ def link_images(raw_root: Path, out: Path, split: str, copy: bool = False) -> Pa
 
 def prepare_deepfashion2(raw_root: str | os.PathLike, out: str | os.PathLike,
                          splits: Iterable[str] = SPLITS, strict: bool = False,
-                         copy: bool = False, progress: bool = True) -> list[SplitStats]:
-    """Convert every present split of a raw DeepFashion2 tree (see module doc for the layout)."""
+                         copy: bool = False, progress: bool = True,
+                         verify_images: bool = True) -> list[SplitStats]:
+    """Convert every present split of a raw DeepFashion2 tree (see module doc for the layout).
+
+    ``verify_images``: decode every image to the end (JPEGs at 1/8 scale, which still reads all
+    of the compressed data), so truncated downloads are reported instead of training half grey.
+    """
     from .coco_export import write_split_files
 
     raw_root, out = Path(raw_root), Path(out)
     if not raw_root.is_dir():
-        raise PrepareError(f"--raw {raw_root}: not a directory")
+        raise PrepareError("not a directory; expected the raw DeepFashion2 root holding "
+                           "train/ validation/ test/", file=raw_root, field="--raw")
     results = []
     for split in splits:
         if not (raw_root / split / "image").is_dir():
             logger.info("split %s: no %s, skipped", split, raw_root / split / "image")
             continue
         t0 = time.perf_counter()
-        images, stats = load_split(raw_root, split, strict, progress)
+        images, stats = load_split(raw_root, split, strict, progress, verify_images)
         annotated = (raw_root / split / "annos").is_dir()
         write_split_files(out, split, images, per_category=annotated)
         link_images(raw_root, out, split, copy)
