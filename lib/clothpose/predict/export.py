@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from ..models import final_output
+from ..utils.io import give_usual_mode
 
 logger = logging.getLogger(__name__)
 INPUT_NAME, OUTPUT_NAME = "input", "heatmaps"
@@ -63,6 +64,7 @@ def export_onnx(model: nn.Module, image_size: Sequence[int], path: str | Path,
             entry = proto.metadata_props.add()
             entry.key, entry.value = str(key), str(value)
         onnx.save(proto, tmp)
+        give_usual_mode(tmp)  # mkstemp made it 0600; other outputs are 0644 (umask 022)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

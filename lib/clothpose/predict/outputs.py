@@ -57,13 +57,14 @@ def render(image: np.ndarray, instances: Sequence[Instance], scheme: KeypointSch
     return out
 
 
-def write_image_outputs(out_dir: Path, stem: str, image: np.ndarray | None,
+def write_image_outputs(out_dir: Path, name: str, image: np.ndarray | None,
                         entries: list[dict], instances: Sequence[Instance],
                         scheme: KeypointScheme, score_thr: float) -> None:
-    """``<stem>.json`` (atomic) and, when the image is given, ``<stem>.png``."""
-    atomic_write_json(out_dir / f"{stem}.json", entries)
+    """``<name>.json`` (atomic) and, when the image is given, ``<name>.png``; ``name`` may hold
+    sub-folders (inputs of several folders that share a file stem)."""
+    atomic_write_json(out_dir / f"{name}.json", entries)
     if image is not None:
-        save_png(out_dir / f"{stem}.png", render(image, instances, scheme, score_thr))
+        save_png(out_dir / f"{name}.png", render(image, instances, scheme, score_thr))
 
 
 def write_submission(path: Path, entries: list[dict], scheme: KeypointScheme) -> None:

@@ -15,12 +15,26 @@ import numpy as np
 from tqdm import tqdm
 
 from ..data.coco_records import clean_box
-from .inputs import Box
+from .inputs import Box, display_names, output_names
 from .outputs import instance_entries, write_image_outputs, write_submission
 from .predictor import Predictor
 
 logger = logging.getLogger(__name__)
-_IMREAD = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION  # as the dataset reads images
+# Own photos are turned upright by their EXIF orientation, as every viewer shows them (the
+# dataset, whose annotations are in stored-pixel coordinates, ignores it).
+_IMREAD = cv2.IMREAD_COLOR
+_ORIENTATION_TAG = 0x0112
+
+
+def exif_orientation(path: Path) -> int:
+    """The EXIF orientation of an image file (1 = upright; 2..8 = mirrored / rotated)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return int(im.getexif().get(_ORIENTATION_TAG, 1) or 1)
+    except (OSError, ValueError, SyntaxError):
+        return 1
 
 
 @dataclass
@@ -31,11 +45,14 @@ class RunSummary:
     instances: int = 0
     unreadable: list[str] = field(default_factory=list)
     dropped_boxes: int = 0        # outside the image or of another category than the model's
+    no_box: list[str] = field(default_factory=list)   # readable images that got no box
+    rotated: list[str] = field(default_factory=list)  # turned upright by their EXIF orientation
 
     def line(self, out_dir: Path) -> str:
         return (f"{self.images} images, {self.instances} instances written to {out_dir}; "
                 f"{len(self.unreadable)} unreadable images skipped, "
-                f"{self.dropped_boxes} boxes dropped")
+                f"{self.dropped_boxes} boxes dropped, {len(self.no_box)} images without a box, "
+                f"{len(self.rotated)} turned upright by their EXIF orientation")
 
 
 def _usable(boxes: Sequence[Box], image: np.ndarray, known: set[int], path: Path,
@@ -70,9 +87,12 @@ def _chunks(files: Sequence[Path], boxes: dict[Path, list[Box]], batch_size: int
 def run_images(predictor: Predictor, files: Sequence[Path], boxes: dict[Path, list[Box]],
                ids: dict[Path, int], out_dir: Path, *, vis: bool = True,
                vis_thr: float = 0.2, progress: bool = True) -> RunSummary:
-    """Predict and write ``<stem>.json`` (+ ``<stem>.png``) per image and ``results.json``."""
+    """Predict and write ``<name>.json`` (+ ``<name>.png``) per image and ``results.json``;
+    ``<name>`` is the file stem, or a longer unique name when inputs share a stem
+    (``inputs.output_names``)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = RunSummary()
+    names, shown = output_names(files), display_names(files)
     known = set(predictor.scheme.category_ids)
     all_entries: list[dict] = []
     bar = tqdm(total=len(files), desc="infer", unit="img", disable=not progress,
@@ -86,20 +106,32 @@ def run_images(predictor: Predictor, files: Sequence[Path], boxes: dict[Path, li
                                "skipped", f)
                 summary.unreadable.append(str(f))
                 continue
+            orientation = exif_orientation(f)
+            if orientation != 1:
+                summary.rotated.append(str(f))
+                logger.info("%s: turned upright by its EXIF orientation %d; landmarks and boxes "
+                            "are in the upright image's pixels", f, orientation)
             paths.append(f)
             images.append(img)
-            chunk_boxes.append(_usable(boxes.get(f, []), img, known, f, summary))
+            usable = _usable(boxes.get(f, []), img, known, f, summary)
+            if not usable:
+                summary.no_box.append(shown[f])
+            chunk_boxes.append(usable)
         results = predictor.predict(images, [[b.xywh for b in bs] for bs in chunk_boxes],
                                     [[b.category_id for b in bs] for bs in chunk_boxes],
                                     [[b.score for b in bs] for bs in chunk_boxes])
         for f, img, instances in zip(paths, images, results):
-            entries = instance_entries(instances, ids[f], f.name)
-            write_image_outputs(out_dir, f.stem, img if vis else None, entries, instances,
+            entries = instance_entries(instances, ids[f], shown[f])
+            write_image_outputs(out_dir, names[f], img if vis else None, entries, instances,
                                 predictor.scheme, vis_thr)
             all_entries.extend(entries)
             summary.images += 1
             summary.instances += len(instances)
         bar.update(len(chunk))
     bar.close()
+    if summary.no_box:
+        more = f" (+{len(summary.no_box) - 10} more)" if len(summary.no_box) > 10 else ""
+        logger.warning("%d images got no box to predict: %s%s", len(summary.no_box),
+                       ", ".join(summary.no_box[:10]), more)
     write_submission(out_dir / "results.json", all_entries, predictor.scheme)
     return summary
