@@ -10,6 +10,7 @@ import torch
 from clothpose.core.checkpoint import (load_model_weights, load_training_state, rng_state,
                                        save_training_state, set_rng_state)
 from clothpose.core.evaluate import heatmap_accuracy
+from clothpose.errors import CheckpointError
 from clothpose.utils.io import load_checkpoint
 
 
@@ -60,7 +61,7 @@ def test_model_weights_load_from_any_hrnet_layout_and_mismatch_is_an_error(tmp_p
     dst = torch.nn.Linear(2, 2)
     load_model_weights(dst, tmp_path / "ckpt.pth")
     torch.testing.assert_close(dst.weight, src.weight)
-    with pytest.raises(RuntimeError, match="size mismatch"):
+    with pytest.raises(CheckpointError, match="ckpt.pth: does not fit the model.*size mismatch"):
         load_model_weights(torch.nn.Linear(2, 3), tmp_path / "ckpt.pth")
 
 

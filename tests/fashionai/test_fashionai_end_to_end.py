@@ -149,4 +149,7 @@ def test_ensembles(run, capsys):
     a, b, m = (read_annotations(p).keypoints for p in (out, mixed, avg))
     own = a[..., 2] == 1
     assert np.abs(m[own][:, :2] - (a[own][:, :2] + b[own][:, :2]) / 2).max() <= 0.5 + 1e-9
-    assert ENSEMBLE.main(["--out", str(avg)]) == 2
+    from clothpose.utils.cli import run_cli  # what `python tools/ensemble_fashionai.py` runs
+
+    assert run_cli(ENSEMBLE.main, ["--out", str(avg)]) == 2
+    assert capsys.readouterr().err.startswith("error: --average/--member: give either")

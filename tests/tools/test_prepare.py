@@ -123,8 +123,10 @@ def test_malformed_annotation_reported_with_file_and_field(tmp_path, mutate, fie
     with pytest.raises(PrepareError, match=f"000001.json: field '{field}'"):
         prepare_deepfashion2(raw, tmp_path / "strict", ["validation"], strict=True,
                              progress=False)
-    assert _tool().main(["--raw", str(raw), "--out", str(tmp_path / "s2"), "--strict",
-                         "--no-progress", "--splits", "validation"]) == 1
+    from clothpose.utils.cli import run_cli  # what `python tools/prepare_deepfashion2.py` runs
+
+    assert run_cli(_tool().main, ["--raw", str(raw), "--out", str(tmp_path / "s2"), "--strict",
+                                  "--no-progress", "--splits", "validation"]) == 2
 
 
 def test_bad_json_and_missing_image_skip_the_file(tmp_path):
