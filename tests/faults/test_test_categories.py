@@ -47,3 +47,20 @@ def test_empty_and_failing_categories_are_reported_and_the_others_merged(
     broken_lines = [ln for ln in child.splitlines() if ln.startswith("error: ")]
     assert len(broken_lines) == 1 and "model_best.pth: refused to load checkpoint" in \
         broken_lines[0] and "Traceback" not in child
+
+
+def test_detection_file_naming_no_image_of_the_set_is_one_error(synthetic_df2, tmp_path):
+    gt = json.loads((synthetic_df2.root / "annotations" / "validation_coco.json").read_text())
+    dets = [{"image_id": a["image_id"] + 10_000, "category_id": a["category_id"],
+             "bbox": a["bbox"], "score": 0.9} for a in gt["annotations"]]  # another split's
+    det = write_json(tmp_path / "other_split.json", dets)
+    cfg = load_config(FT_CFG, TINY)
+    weights = tmp_path / "w.pth"
+    torch.save(build_model(cfg, is_train=False).state_dict(), weights)
+    r = cli("test", "--cfg", FT_CFG, *TINY, "DATASET.ROOT", synthetic_df2.root,
+            "OUTPUT_DIR", tmp_path / "out", "TEST.MODEL_FILE", weights, "TEST.USE_GT_BBOX",
+            "False", "TEST.COCO_BBOX_FILE", det)
+    assert r.rc == 2
+    line = r.one_error()
+    assert line.startswith(f"error: {det}: image_id: none of its {len(dets)} detections names "
+                           "an image of")
