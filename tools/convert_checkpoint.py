@@ -20,27 +20,31 @@ import sys
 from pathlib import Path
 
 from clothpose.config import load_config
-from clothpose.config.loader import ConfigError
+from clothpose.errors import InputError
 from clothpose.keypoints import get_scheme
 from clothpose.models import build_model
-from clothpose.models.convert import RENAMERS, ConversionError, convert_checkpoint
-from clothpose.utils.cli import parse_with_opts
+from clothpose.models.convert import RENAMERS, convert_checkpoint
+from clothpose.utils.cli import make_parser, parse_with_opts, run_cli
 from clothpose.utils.logging import setup_logger
 
 DEFAULT_CFG = {"mmpose": Path(__file__).resolve().parents[1] / "experiments" / "deepfashion2" /
                "_base_mmpose-res50_256x192.yaml"}
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def build_parser() -> argparse.ArgumentParser:
+    p = make_parser(__doc__)
     p.add_argument("--from", dest="source", required=True, choices=sorted(RENAMERS),
                    help="code base the checkpoint comes from")
     p.add_argument("--cfg", default="", help="experiment YAML of the target model "
                    "(required except for --from mmpose)")
     p.add_argument("src", help="checkpoint to convert")
     p.add_argument("dst", help="converted checkpoint to write")
-    p.epilog = "Any other arguments are KEY VALUE config overrides for the target model."
-    return parse_with_opts(p, argv)
+    p.epilog += "\n\nAny other arguments are KEY VALUE config overrides for the target model."
+    return p
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    return parse_with_opts(build_parser(), argv)
 
 
 def main(argv=None) -> int:
@@ -48,17 +52,14 @@ def main(argv=None) -> int:
     setup_logger(None)
     cfg_path = args.cfg or DEFAULT_CFG.get(args.source)
     if not cfg_path:
-        raise SystemExit(f"convert_checkpoint: --from {args.source} needs --cfg (the experiment "
-                         "file of the model the weights are for)")
-    try:
-        cfg = load_config(cfg_path, args.opts)
-        model = build_model(cfg, is_train=False)
-        target = {"model": cfg.MODEL.NAME, "num_keypoints": int(cfg.MODEL.NUM_JOINTS),
-                  "scheme": cfg.DATASET.SCHEME, "config": str(cfg_path)}
-        report = convert_checkpoint(args.src, args.dst, args.source, model,
-                                    get_scheme(cfg.DATASET.SCHEME).flip_index, target)
-    except (ConversionError, ConfigError, FileNotFoundError) as e:
-        raise SystemExit(f"convert_checkpoint: {e}") from None
+        raise InputError(f"--from {args.source} needs --cfg (the experiment file of the model "
+                         "the weights are for)", field="--cfg")
+    cfg = load_config(cfg_path, args.opts)
+    model = build_model(cfg, is_train=False)
+    target = {"model": cfg.MODEL.NAME, "num_keypoints": int(cfg.MODEL.NUM_JOINTS),
+              "scheme": cfg.DATASET.SCHEME, "config": str(cfg_path)}
+    report = convert_checkpoint(args.src, args.dst, args.source, model,
+                                get_scheme(cfg.DATASET.SCHEME).flip_index, target)
     print(f"converted {report.tensors} tensors ({args.source} -> {cfg.MODEL.NAME}, "
           f"{cfg.MODEL.NUM_JOINTS} keypoints) -> {args.dst}")
     if report.flip_indices_match is False:
@@ -67,4 +68,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

@@ -31,12 +31,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..errors import CheckpointError
 from ..utils.io import atomic_torch_save
 
 logger = logging.getLogger(__name__)
 
 
-class ConversionError(ValueError):
+class ConversionError(CheckpointError):
     """A checkpoint cannot be converted; the message names the file and the offending keys."""
 
 
