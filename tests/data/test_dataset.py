@@ -100,7 +100,7 @@ def test_detections_of_unknown_images_are_counted_and_a_wrong_split_refused(synt
     data = json.loads((synthetic_df2.root / "annotations/validation_coco.json").read_text())
     res = parse_detections(mixed, data, scheme, source="mixed.json")
     assert res.num_unknown_images == 1 and len(res.records) == len(dets)
-    with pytest.raises(AnnotationFileError, match="none of its 1 boxes is for an image"):
+    with pytest.raises(AnnotationFileError, match="image_id: none of its 1 detections names an image"):
         parse_detections([dict(dets[0], image_id=10 ** 6)], data, scheme, source="other.json")
     with pytest.raises(AnnotationFileError, match=r"x\.json: \[0\]: needs an integer 'image_id'"):
         parse_detections([dict(dets[0], image_id="1")], data, scheme, source="x.json")

@@ -24,35 +24,24 @@ def _read(path: str | Path) -> Any:
         return None
 
 
-def why_empty(cfg: CfgNode, dataset: Any) -> tuple[str, bool]:
-    """Why ``dataset`` has no box: (explanation, whether the input is invalid).
-
-    Invalid: a detection file none of whose entries names an image of the set (the wrong
-    file). Not invalid: every detection is below ``TEST.IMAGE_THRE`` or of another category,
-    or the set holds no instance of the categories asked for.
+def why_empty(cfg: CfgNode, dataset: Any) -> str:
+    """Why ``dataset`` has no box (every detection below ``TEST.IMAGE_THRE`` or of another
+    category, or no instance of the categories asked for). A detection file that names no image
+    of the set never gets here: ``parse_detections`` refuses it as the wrong file.
     """
     cats = list(cfg.DATASET.CATEGORIES) or "all"
     where = f"set {cfg.DATASET.TEST_SET!r}, categories {cats}"
     if cfg.TEST.USE_GT_BBOX or dataset.scheme.family == "fashionai":
-        return f"{dataset.ann_file} has no labelled instance for {where}", False
+        return f"{dataset.ann_file} has no labelled instance for {where}"
     det_file = cfg.TEST.COCO_BBOX_FILE
     dets = _read(det_file)
-    data = _read(dataset.ann_file)
     if not isinstance(dets, list) or not dets:
-        return f"{det_file}: holds no detection (an empty list)", False
-    images = {im.get("id") for im in (data or {}).get("images", []) if isinstance(im, dict)}
-    ids = [d.get("image_id") for d in dets if isinstance(d, dict)]
-    on_images = sum(i in images for i in ids)
-    if images and not on_images:
-        return (f"{det_file}: image_id: none of its {len(dets)} detections names an image of "
-                f"{dataset.ann_file} (detection ids e.g. {sorted(set(map(str, ids)))[:3]}, "
-                f"image ids e.g. {sorted(images)[:3]}); expected the detection file of "
-                f"{where}"), True
+        return f"{det_file}: holds no detection (an empty list)"
     above = sum(isinstance(d, dict) and isinstance(d.get("score"), (int, float))
                 and d["score"] >= cfg.TEST.IMAGE_THRE for d in dets)
     return (f"{det_file}: no detection left for {where} ({len(dets)} detections, {above} at "
             f"score >= TEST.IMAGE_THRE {cfg.TEST.IMAGE_THRE:g}, none of them of the categories "
-            "asked for on an image of the set)"), False
+            "asked for on an image of the set)")
 
 
 def check_evaluation_gt(dataset: Any, purpose: str) -> None:
@@ -83,7 +72,7 @@ def check_evaluation_gt(dataset: Any, purpose: str) -> None:
 def check_validation_set(cfg: CfgNode, dataset: Any) -> None:
     """Everything validation during training needs, before the first epoch."""
     if len(dataset) == 0:
-        reason, _ = why_empty(cfg, dataset)
+        reason = why_empty(cfg, dataset)
         raise InputError(f"validation set is empty: {reason}", file=dataset.ann_file,
                          field="DATASET.TEST_SET")
     check_evaluation_gt(dataset, "validation")

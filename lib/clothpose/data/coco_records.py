@@ -252,8 +252,8 @@ def parse_detections(dets: Any, data: dict, scheme: KeypointScheme, image_root: 
                             "source_box": np.asarray(d["bbox"], np.float64),
                             "score": float(d["score"])})
     if dets and res.num_unknown_images == len(dets):
-        raise AnnotationFileError(f"{source}: none of its {len(dets)} boxes is for an image of "
-                                  f"{images_source} (detections of another split?)")
+        raise AnnotationFileError(f"{source}: image_id: none of its {len(dets)} detections names "
+                                  f"an image of {images_source} (detections of another split?)")
     return res
 
 
