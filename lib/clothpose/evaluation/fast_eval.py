@@ -116,6 +116,37 @@ def result_areas(keypoints: np.ndarray, boxes: np.ndarray | None) -> np.ndarray:
     return b[:, 2] * b[:, 3]
 
 
+@dataclass
+class KeypointMatching:
+    """Which ground truth each detection was assigned to by the evaluation's greedy matching.
+
+    Attributes:
+        detection: (Nd,) input index of each kept detection (top ``max_dets`` per image and
+            category), in the order COCOeval visits them.
+        gt: (Nd, A, T) row of the matched annotation in the ``GroundTruth`` arrays, -1 if none,
+            per area range (``params.AREA_LABELS``) and OKS threshold.
+        thresholds: (T,) the OKS thresholds.
+    """
+
+    detection: np.ndarray
+    gt: np.ndarray
+    thresholds: np.ndarray
+
+
+def match_keypoints(gt: GroundTruth, image_ids: np.ndarray, category_ids: np.ndarray,
+                    keypoints: np.ndarray, scores: np.ndarray,
+                    scheme: KeypointScheme | str = "deepfashion2", as_submission: bool = True,
+                    max_dets: int = MAX_DETS, thresholds: np.ndarray = IOU_THRS
+                    ) -> KeypointMatching:
+    """The detection/GT assignment ``evaluate_keypoints`` makes, at any OKS ``thresholds``
+    (error analysis matches at a looser threshold than .5); arguments as there."""
+    scheme = get_scheme(scheme) if isinstance(scheme, str) else scheme
+    dts = _prepare_detections(gt, image_ids, category_ids, keypoints, scores, scheme,
+                              as_submission, max_dets)
+    thr = np.asarray(thresholds, dtype=np.float64).reshape(-1)
+    return KeypointMatching(dts.index, _match(gt, dts, scheme.sigmas, thr), thr)
+
+
 def detection_areas(keypoints: np.ndarray) -> np.ndarray:
     """Box-hull area of all predicted coordinates (N, K, >=2), as ``COCO.loadRes`` computes it."""
     xy = np.asarray(keypoints, dtype=np.float64)[:, :, :2]
@@ -136,6 +167,7 @@ class _Detections:
     category_ids: np.ndarray   # (Nd,)
     as_submission: bool
     scheme: KeypointScheme
+    index: np.ndarray          # (Nd,) input index of each kept detection
 
 
 def _prepare_detections(gt: GroundTruth, image_ids, category_ids, keypoints, scores,
@@ -163,7 +195,7 @@ def _prepare_detections(gt: GroundTruth, image_ids, category_ids, keypoints, sco
         areas = detection_areas(xy)
     return _Detections(xy=xy, scores=sc[keep], areas=areas, keys=sorted_keys[kept],
                        ranks=ranks[kept], category_rank=crank[keep], category_ids=cat[keep],
-                       as_submission=as_submission, scheme=scheme)
+                       as_submission=as_submission, scheme=scheme, index=keep)
 
 
 def _check_inputs(gt: GroundTruth, scheme: KeypointScheme, img: np.ndarray, cat: np.ndarray,
@@ -209,9 +241,10 @@ def _gt_ignore_by_area(gt: GroundTruth) -> np.ndarray:
     return gt.ignore[None, :] | (a < AREA_RANGES[:, :1]) | (a > AREA_RANGES[:, 1:])
 
 
-def _match(gt: GroundTruth, dts: _Detections, sigmas: np.ndarray) -> np.ndarray:
+def _match(gt: GroundTruth, dts: _Detections, sigmas: np.ndarray,
+           thresholds: np.ndarray = IOU_THRS) -> np.ndarray:
     """Greedy COCOeval matching. Returns (Nd, A, T) index of the matched GT, -1 if none."""
-    num_a, num_t = len(AREA_RANGES), len(IOU_THRS)
+    num_a, num_t = len(AREA_RANGES), len(thresholds)
     dt_match = np.full((len(dts.keys), num_a, num_t), -1, dtype=np.int64)
     if len(dts.keys) == 0 or len(gt.group_keys) == 0:
         return dt_match
@@ -231,7 +264,7 @@ def _match(gt: GroundTruth, dts: _Detections, sigmas: np.ndarray) -> np.ndarray:
     oks = pair_oks(dts.xy, gt.keypoints, gt.areas, gt.bboxes, sigmas, dt_index, gt_index,
                    counts, cols)
     ign = _gt_ignore_by_area(gt)
-    thr = np.minimum(IOU_THRS, 1 - 1e-10)
+    thr = np.minimum(thresholds, 1 - 1e-10)
     for g in np.unique(num_g[num_g > 0]):
         js = np.nonzero(num_g == g)[0]                       # detections of this bucket
         first = js[dts.ranks[js] == 0]                       # one per group
