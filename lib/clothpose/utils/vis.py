@@ -155,6 +155,23 @@ def side_by_side(image: np.ndarray, pred_instances: Sequence[Any], gt_instances:
     return np.concatenate(panels, axis=1)
 
 
+def crop_around(image: np.ndarray, points: np.ndarray,
+                pad: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
+    """Crop around the points whose third column is > 0, padded by ``pad`` of their extent
+    plus 8 px; returns the crop (a view) and its (x, y) offset in the image."""
+    h, w = image.shape[:2]
+    pts = np.asarray(points, dtype=np.float64)
+    ok = pts[:, 2] > 0
+    if not ok.any():
+        return image, np.zeros(2)
+    x0, y0 = pts[ok, :2].min(axis=0)
+    x1, y1 = pts[ok, :2].max(axis=0)
+    px, py = (x1 - x0) * pad + 8, (y1 - y0) * pad + 8
+    x0, y0 = int(np.clip(x0 - px, 0, w - 1)), int(np.clip(y0 - py, 0, h - 1))
+    x1, y1 = int(np.clip(x1 + px, x0 + 2, w)), int(np.clip(y1 + py, y0 + 2, h))
+    return image[y0:y1, x0:x1], np.array([x0, y0], dtype=np.float64)
+
+
 def _fit(image: np.ndarray, width: int, height: int) -> np.ndarray:
     """Resize keeping the aspect ratio and centre on a black (height, width) canvas."""
     img = _as_bgr(image)

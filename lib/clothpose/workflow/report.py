@@ -11,7 +11,7 @@ import numpy as np
 
 from ..keypoints import KeypointScheme, get_scheme
 from ..utils.io import atomic_write, atomic_write_json
-from ..utils.vis import category_grid, save_png, side_by_side
+from ..utils.vis import category_grid, crop_around, save_png, side_by_side
 
 logger = logging.getLogger(__name__)
 STAT_KEYS = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
@@ -39,20 +39,6 @@ def write_report(stats: Mapping[str, Any], out_dir: str | Path, title: str = "Ev
     return out / "report.md"
 
 
-def _crop(image: np.ndarray, pts: np.ndarray, pad: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
-    """Crop around the given points (padded); returns the crop and the offset."""
-    h, w = image.shape[:2]
-    ok = pts[:, 2] > 0
-    if not ok.any():
-        return image, np.zeros(2)
-    x0, y0 = pts[ok, :2].min(axis=0)
-    x1, y1 = pts[ok, :2].max(axis=0)
-    px, py = (x1 - x0) * pad + 8, (y1 - y0) * pad + 8
-    x0, y0 = int(np.clip(x0 - px, 0, w - 1)), int(np.clip(y0 - py, 0, h - 1))
-    x1, y1 = int(np.clip(x1 + px, x0 + 2, w)), int(np.clip(y1 + py, y0 + 2, h))
-    return image[y0:y1, x0:x1], np.array([x0, y0], dtype=np.float64)
-
-
 def example_images(image_paths: Mapping[int, str], gt: Mapping[str, Any] | None,
                    image_ids: np.ndarray, category_ids: np.ndarray, keypoints: np.ndarray,
                    scores: np.ndarray, scheme: KeypointScheme, per_category: int = 4,
@@ -71,7 +57,7 @@ def example_images(image_paths: Mapping[int, str], gt: Mapping[str, Any] | None,
             if image is None:
                 continue
             local = keypoints[i][list(scheme.category(cid).slots)]
-            crop, off = _crop(image, local)
+            crop, off = crop_around(image, local)
             pred = np.column_stack([local[:, :2] - off, local[:, 2]])
             gts = []
             for a in gt_by_key.get((int(image_ids[i]), cid), []):
