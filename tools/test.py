@@ -39,6 +39,9 @@ def build_parser():
                    help="results file name (default: keypoints_<set>_results_0.json)")
     p.add_argument("--examples", type=int, default=4,
                    help="example pictures per category in the PNG grid (0 = none)")
+    p.add_argument("--analyze", action="store_true",
+                   help="also write the landmark error analysis (report.md, analysis.json, "
+                   "plots) to results/<results name>_analysis/ (DeepFashion2 with GT)")
     return p
 
 
@@ -82,6 +85,12 @@ def report_deepfashion2(args, cfg, raw, dataset, results_dir: Path) -> None:
         png = save_example_grid(dataset, sub, results_dir / (Path(name).stem + "_examples.png"),
                                 per_category=args.examples)
         logger.info("example predictions: %s", png)
+    if args.analyze:
+        from clothpose.workflow.analysis import analyze_dataset_results
+        rep = analyze_dataset_results(dataset, results_dir / name,
+                                      results_dir / (Path(name).stem + "_analysis"))
+        if rep is not None:
+            print(f"error analysis: {rep.markdown}")
     print(f"results: {results_dir / name}")
     if stats is not None:
         from clothpose.evaluation import format_category_table, format_stats_table
@@ -114,6 +123,8 @@ def main(argv=None) -> int:
                 cfg.TEST.FLIP_TEST)
     raw = predict_dataset(cfg, model, dataset, info)
     if info.is_main and dataset.scheme.family == "fashionai":  # submission CSV + NE table
+        if args.analyze:
+            logger.warning("--analyze covers DeepFashion2 keypoint AP results, not FashionAI")
         from clothpose.workflow.fashionai import format_ne_table, report_test
         csv_path, stats = report_test(raw, dataset, dirs.output / "results", cfg.DATASET.TEST_SET,
                                       args.results_name, args.examples)

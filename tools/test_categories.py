@@ -55,6 +55,9 @@ def build_parser():
                    help="merged submission (default: "
                    "<runs>/merged/keypoints_<set>_results_<gt|det>.json)")
     p.add_argument("--nproc", type=int, default=1, help="processes per test run (torchrun)")
+    p.add_argument("--analyze", action="store_true",
+                   help="also write the landmark error analysis of the merged submission to "
+                   "<its folder>/analysis/ (report.md, analysis.json, plots)")
     return p
 
 
@@ -147,6 +150,11 @@ def main(argv=None) -> int:
         print(format_stats_table(stats))
         print(format_category_table(stats["per_category"]))
         print(f"report: {dest.parent / 'report.md'}  examples: {dest.parent / 'examples.png'}")
+        if args.analyze:
+            from clothpose.workflow.analysis import analyze_merged
+            rep = analyze_merged(cfg, dest, dest.parent / "analysis")
+            if rep is not None:
+                print(f"error analysis: {rep.markdown}")
         print(f"AP={stats['AP']:.4f}")
     if failed:
         raise ClothposeError(f"the test runs of categories {', '.join(failed)} failed (see "

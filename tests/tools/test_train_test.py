@@ -151,3 +151,45 @@ def test_torchrun_two_processes_train_and_test_like_one(trained, synthetic_df2, 
     assert one.returncode == 0 and two.returncode == 0, two.stderr[-3000:]
     res = run_dir(out) / "results"
     assert json.loads((res / "one.json").read_text()) == json.loads((res / "two.json").read_text())
+
+
+def test_analyze_writes_the_error_report_next_to_the_results(trained, synthetic_df2, tmp_path):
+    """tools/test.py --analyze and tools/test_categories.py --analyze (one category "finetuned",
+    i.e. the aggregation weights copied into its run folder, the others by the fallback)."""
+    import shutil
+
+    from clothpose.config import load_config
+    from clothpose.workflow.categories import category_output
+
+    out, _ = trained
+    weights = run_dir(out) / "model_best.pth"
+    r = tool("test.py", "--cfg", CFG, *common(synthetic_df2, out), "TEST.MODEL_FILE", str(weights),
+             "TEST.USE_GT_BBOX", "True", "--results-name", "an.json", "--examples", "0",
+             "--analyze")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    last = r.stdout.strip().splitlines()[-1]
+    folder = run_dir(out) / "results" / "an_analysis"
+    data = json.loads((folder / "analysis.json").read_text())
+    assert last == f"AP={data['ap']['AP']:.4f}"          # the analysis evaluates the same file
+    # every GT item is matched, claimed by a wrong-category result, or missed (once)
+    found = {i["gt_id"] for i in data["instances"]} | {w["gt_id"] for w in data["wrong_category"]}
+    assert not found & set(data["missed_gt_ids"])
+    assert len(found) + len(data["missed_gt_ids"]) == data["inputs"]["gt_instances"] > 0
+    assert (folder / "ap_improvement.png").exists() and "## What each error type costs" in \
+        (folder / "report.md").read_text()
+
+    ft = str(ROOT / "experiments/demo/tiny_agg81_finetune.yaml")
+    opts = common(synthetic_df2, tmp_path)
+    val = GroundTruth.load(synthetic_df2.root / "annotations" / "validation_coco.json")
+    cid = int(val.ann_category_ids[0])                    # a category of the validation set
+    one = category_output(load_config(ft, opts), cid)
+    one.mkdir(parents=True)
+    shutil.copy(weights, one / "model_best.pth")
+    merged = tmp_path / "merged" / "merged.json"
+    r = tool("test_categories.py", "--cfg", ft, "--categories", str(cid), "--fallback-weights",
+             str(weights), "--out", str(merged), "--analyze", *opts, "TEST.USE_GT_BBOX", "True")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    data = json.loads((merged.parent / "analysis" / "analysis.json").read_text())
+    assert r.stdout.strip().splitlines()[-1] == f"AP={data['ap']['AP']:.4f}"
+    assert (merged.parent / "report.md").exists()                 # the AP report is kept
+    assert (merged.parent / "analysis" / "report.md").exists()
