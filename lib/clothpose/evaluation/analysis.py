@@ -176,24 +176,28 @@ def distance_for_ks(ks: np.ndarray, variances: np.ndarray, areas: np.ndarray) ->
 
 
 def analyze_errors(gt: GroundTruth, results: Results,
-                   scheme: KeypointScheme | str = "deepfashion2", as_submission: bool = False,
+                   scheme: KeypointScheme | str = "deepfashion2", as_submission: bool | None = None,
                    params: AnalysisParams = AnalysisParams()) -> ErrorAnalysis:
     """Classify landmark errors, find instance errors and evaluate every oracle fix.
 
     Args:
         gt: indexed ground truth (``GroundTruth.load``).
         results: result entries (``load_results``) in the scheme's full layout (294).
-        as_submission: as in ``evaluate_keypoints``; False (default) evaluates the
-            coordinates exactly as a result file holds them.
+        as_submission: as in ``evaluate_keypoints``. None (default): True when the results
+            already are in the form ``write_results`` writes (then both evaluate identically
+            and True is faster), else False, which evaluates the coordinates exactly as given.
     """
     scheme = get_scheme(scheme) if isinstance(scheme, str) else scheme
+    res = results
+    xy = np.ascontiguousarray(res.keypoints[:, :, :2], dtype=np.float64)
+    if as_submission is None:
+        as_submission = in_submission_form(xy, res.category_ids, scheme)
 
     def evaluate(img, cat, kps, sc, g: GroundTruth = gt) -> KeypointEvalResult:
         return evaluate_keypoints(g, img, cat, kps, sc, scheme, as_submission, params.max_dets)
 
-    res = results
-    baseline = evaluate(res.image_ids, res.category_ids, res.keypoints, res.scores)
-    match = match_keypoints(gt, res.image_ids, res.category_ids, res.keypoints, res.scores,
+    baseline = evaluate(res.image_ids, res.category_ids, xy, res.scores)
+    match = match_keypoints(gt, res.image_ids, res.category_ids, xy, res.scores,
                             scheme, as_submission, params.max_dets, [params.match_oks])
     matched_gt = match.gt[:, 0, 0]                   # area range "all"
     has = matched_gt >= 0
@@ -201,16 +205,16 @@ def analyze_errors(gt: GroundTruth, results: Results,
     pair_det, pair_gt = match.detection[ok], matched_gt[ok]
     order = np.argsort(pair_det, kind="stable")
     pair_det, pair_gt = pair_det[order], pair_gt[order]
-    xy = np.asarray(res.keypoints, dtype=np.float64)[:, :, :2]
     lm = _classify(gt, scheme, xy, pair_det, pair_gt, params)
 
     out = ErrorAnalysis(scheme=scheme, params=params, gt=gt, results=res, baseline=baseline,
                         pair_det=pair_det, pair_gt=pair_gt, pair_oks=lm.oks, classes=lm.classes)
     for k, name in zip((JITTER, INVERSION, SWAP, MISS), KEYPOINT_ERRORS):
-        fixed = res.keypoints.copy()
         p, s = np.nonzero(lm.classes == k)
-        fixed[pair_det[p], s, :2] = lm.corrected[p, s]
-        out.oracle[name] = evaluate(res.image_ids, res.category_ids, fixed, res.scores)
+        saved = xy[pair_det[p], s].copy()           # fix in place, evaluate, restore
+        xy[pair_det[p], s] = lm.corrected[p, s]
+        out.oracle[name] = evaluate(res.image_ids, res.category_ids, xy, res.scores)
+        xy[pair_det[p], s] = saved
 
     unmatched = match.detection[~has]                 # kept by max_dets, matched to nothing
     wd, wg, wo = _wrong_category(gt, scheme, xy, res.image_ids, res.category_ids, unmatched,
@@ -219,26 +223,30 @@ def analyze_errors(gt: GroundTruth, results: Results,
     found[matched_gt[has]] = True
     relabel = _relabel_once(wd, wg, res.scores, found)
     out.wrong_det, out.wrong_gt, out.wrong_oks, out.wrong_relabelled = wd, wg, wo, relabel
-    img, cat, kps = res.image_ids.copy(), res.category_ids.copy(), res.keypoints.copy()
-    for d, g in zip(wd[relabel], wg[relabel]):
+    cat = res.category_ids.copy()
+    moved = wd[relabel]
+    saved = xy[moved].copy()
+    for d, g in zip(moved, wg[relabel]):
         cat[d] = gt.ann_category_ids[g]
-        kps[d] = _carry_over(scheme, res.keypoints[d], int(res.category_ids[d]), int(cat[d]))
+        xy[d] = _carry_over(scheme, xy[d], int(res.category_ids[d]), int(cat[d]))
     keep = np.ones(len(res), dtype=bool)
     keep[wd[~relabel]] = False
-    out.oracle["wrong_category"] = evaluate(img[keep], cat[keep], kps[keep], res.scores[keep])
+    out.oracle["wrong_category"] = evaluate(res.image_ids[keep], cat[keep], xy[keep],
+                                            res.scores[keep])
+    xy[moved] = saved
 
     out.false_positive = np.setdiff1d(unmatched, wd)
     keep = np.ones(len(res), dtype=bool)
     keep[out.false_positive] = False
     out.oracle["false_positive"] = evaluate(res.image_ids[keep], res.category_ids[keep],
-                                            res.keypoints[keep], res.scores[keep])
+                                            xy[keep], res.scores[keep])
 
     claimed = found.copy()
     claimed[wg] = True
     out.missed = np.nonzero(~claimed & ~gt.ignore)[0]
     ignore = gt.ignore.copy()
     ignore[out.missed] = True
-    out.oracle["missed"] = evaluate(res.image_ids, res.category_ids, res.keypoints, res.scores,
+    out.oracle["missed"] = evaluate(res.image_ids, res.category_ids, xy, res.scores,
                                     dataclasses.replace(gt, ignore=ignore))
     logger.info("analysed %d matched instances (%d landmarks), %d wrong-category, %d false "
                 "positive, %d missed", len(pair_det), int((lm.classes >= 0).sum()), len(wd),
@@ -383,22 +391,34 @@ def _relabel_once(wd: np.ndarray, wg: np.ndarray, scores: np.ndarray,
     return relabel
 
 
-def _carry_over(scheme: KeypointScheme, keypoints: np.ndarray, source: int,
-                target: int) -> np.ndarray:
-    """(K, 3) prediction relabelled from ``source`` to ``target``: landmarks of the same
+def _carry_over(scheme: KeypointScheme, xy: np.ndarray, source: int, target: int) -> np.ndarray:
+    """(K, 2) prediction relabelled from ``source`` to ``target``: landmarks of the same
     meaning carried over, the target's other landmarks at their centroid, written in the
     submission form (other slots = first own landmark)."""
     idx = transfer_index(scheme, source, target)
-    src = keypoints[list(scheme.category(source).slots)]
-    dst_slots = list(scheme.category(target).slots)
-    local = np.empty((len(dst_slots), keypoints.shape[1]))
+    src = xy[list(scheme.category(source).slots)]
     have = idx >= 0
+    local = np.empty((len(idx), 2))
     local[have] = src[idx[have]]
-    local[~have] = 0.0
-    local[~have, :2] = src[idx[have], :2].mean(axis=0) if have.any() else src[:, :2].mean(axis=0)
-    row = np.zeros_like(keypoints)
-    row[dst_slots] = local
+    local[~have] = src[idx[have]].mean(axis=0) if have.any() else src.mean(axis=0)
+    row = np.zeros_like(xy)
+    row[list(scheme.category(target).slots)] = local
     return submission_keypoints(row[None], [target], scheme)[0]
+
+
+def in_submission_form(xy: np.ndarray, category_ids: np.ndarray,
+                       scheme: KeypointScheme) -> bool:
+    """True when every slot outside an instance's category holds its first own landmark (the
+    form ``write_results`` writes, which ``as_submission=True`` evaluates identically)."""
+    cats = np.asarray(category_ids)
+    for cid in np.unique(cats):
+        rows = np.nonzero(cats == cid)[0]
+        slots = np.asarray(scheme.category(int(cid)).slots)
+        other = ~scheme.category_mask(int(cid))
+        block = xy[rows]
+        if not (block[:, other] == block[:, slots[:1]]).all():
+            return False
+    return True
 
 
 # ------------------------------------------------------------------------------ JSON summary

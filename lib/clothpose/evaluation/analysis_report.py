@@ -99,7 +99,7 @@ def analyze_to_folder(gt: GroundTruth | Mapping | str | os.PathLike,
         sources["gt_file"] = str(gt)
     gt = GroundTruth.load(gt if not isinstance(gt, Mapping) else dict(gt))
     res = results if isinstance(results, Results) else load_results(results, gt)
-    analysis = analyze_errors(gt, res, scheme, as_submission=False, params=params)
+    analysis = analyze_errors(gt, res, scheme, params=params)
     return write_analysis_report(analysis, out_dir, images=images,
                                  sources=report_kw.pop("sources", sources), **report_kw)
 
