@@ -11,7 +11,7 @@ STAMP := $(VENV)/.clothpose-installed
 PYX := $(shell find lib -name '*.pyx')
 PYTEST_ARGS ?=
 
-.PHONY: install test demo demo-fashionai bench ablation clean
+.PHONY: install test demo demo-fashionai bench ablation analysis-demo clean
 
 install: $(STAMP)
 
@@ -31,7 +31,15 @@ demo-fashionai: install
 	$(PY) tools/demo.py --fashionai
 
 bench: install
-	for b in data_pipeline evaluation nms postprocess infer; do $(PY) bench/$$b.py || exit 1; done
+	for b in data_pipeline evaluation nms postprocess infer analyze; do $(PY) bench/$$b.py || exit 1; done
+
+# Landmark error analysis of the demo's submission with detection boxes (run `make demo` first);
+# refreshes the README figure docs/analysis_ap_improvement.png.
+DEMO_SUB := output/demo/submission/det
+analysis-demo: install
+	$(PY) tools/analyze.py --gt data/synthetic/prepared/annotations/validation_coco.json \
+		--results $(DEMO_SUB)/keypoints_validation_results.json --out $(DEMO_SUB)/analysis
+	mkdir -p docs && cp $(DEMO_SUB)/analysis/ap_improvement.png docs/analysis_ap_improvement.png
 
 ablation: install  # long: aggregation + finetuning vs direct 294 training on synthetic data
 	$(PY) bench/ablation_synthetic.py

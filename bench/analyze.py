@@ -67,11 +67,12 @@ def main() -> None:
     counts = a.counts()
     print(f"matched {len(a.pair_det)}, landmarks {int(counts.sum())}, false positives "
           f"{len(a.false_positive)}, missed {len(a.missed)}, wrong category {len(a.wrong_det)}")
-    print(f"one evaluation (in memory)                      : {t_eval:7.2f} s (median of {args.repeats})")
-    print(f"analysis in memory (classes + 7 oracle evals)   : {t_mem:7.2f} s (median of {args.repeats})"
-          f"  = {t_mem / t_eval:4.1f} x one evaluation")
-    print(f"tools/analyze.py end to end (files -> report)   : {t_tool:7.2f} s (median of {args.repeats})"
-          f"  target < 20 s: {'yes' if t_tool < 20 else 'NO'}")
+    rep = f"(median of {args.repeats})"
+    print(f"one evaluation (in memory)                    : {t_eval:7.2f} s {rep}")
+    print(f"analysis in memory (classes + 7 oracle evals) : {t_mem:7.2f} s {rep}  "
+          f"= {t_mem / t_eval:4.1f} x one evaluation")
+    print(f"tools/analyze.py end to end (files -> report) : {t_tool:7.2f} s {rep}  "
+          f"target < 20 s: {'yes' if t_tool < 20 else 'NO'}")
     print(f"  its CPU time (user + sys; ~ wall time on an idle machine): "
           f"{statistics.median(cpu):7.2f} s (median)")
     print(f"written: {', '.join(written)}")

@@ -338,3 +338,23 @@ def test_match_keypoints_at_the_official_thresholds_gives_the_official_tp_count(
     # recall at OKS .5 (area all) weighted by the GT count of each category = matched / total
     weighted = sum(r.recall[0, k, 0] * n for k, n in enumerate(per_cat) if n) / n_gt
     assert weighted == pytest.approx(recall50 / n_gt, abs=1e-12)
+
+
+def test_results_are_evaluated_exactly_as_the_file_holds_them():
+    """In submission form (what write_results writes) the analysis evaluates with
+    as_submission=True, which is faster; the numbers equal the file's evaluation either way."""
+    from clothpose.evaluation import evaluate_keypoints
+    from clothpose.evaluation.analysis import in_submission_form
+
+    gt_dict, res = make_synthetic_set(400, seed=8)
+    gt = GroundTruth.load(gt_dict)
+    written = Results(res.image_ids, res.category_ids,
+                      submission_keypoints(res.keypoints, res.category_ids), res.scores)
+    assert in_submission_form(written.keypoints[:, :, :2], written.category_ids, SCHEME)
+    assert not in_submission_form(res.keypoints[:, :, :2], res.category_ids, SCHEME)
+    for r in (res, written):
+        ref = evaluate_keypoints(gt, r.image_ids, r.category_ids, r.keypoints, r.scores,
+                                 as_submission=False)
+        a = analyze_errors(gt, r)
+        assert a.baseline.stats == ref.stats
+        np.testing.assert_array_equal(a.baseline.precision, ref.precision)

@@ -460,7 +460,8 @@ def analysis_to_dict(a: ErrorAnalysis, sources: dict[str, str] | None = None) ->
         }
     confusions: dict[str, int] = {}
     for d, g in zip(a.wrong_det, a.wrong_gt):
-        key = f"{names[int(cat_of_gt[g])]} -> {names.get(int(res.category_ids[d]), str(res.category_ids[d]))}"
+        predicted = int(res.category_ids[d])
+        key = f"{names[int(cat_of_gt[g])]} -> {names.get(predicted, str(predicted))}"
         confusions[key] = confusions.get(key, 0) + 1
     instances = []
     for i, (d, g) in enumerate(zip(a.pair_det.tolist(), a.pair_gt.tolist())):

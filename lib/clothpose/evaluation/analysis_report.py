@@ -91,7 +91,8 @@ def analyze_to_folder(gt: GroundTruth | Mapping | str | os.PathLike,
                       results: Results | str | os.PathLike, out_dir: str | os.PathLike,
                       scheme: KeypointScheme | str = "deepfashion2",
                       images: Mapping[int, str] | Callable[[int], Any] | None = None,
-                      params: AnalysisParams = AnalysisParams(), **report_kw: Any) -> AnalysisReport:
+                      params: AnalysisParams = AnalysisParams(),
+                      **report_kw: Any) -> AnalysisReport:
     """Load (when given paths), analyse and write the report folder in one call; results
     are evaluated exactly as the file holds them. ``report_kw`` go to ``write_analysis_report``."""
     sources = {"results_file": str(results)} if not isinstance(results, Results) else {}
@@ -143,14 +144,17 @@ def _plots(a: ErrorAnalysis, data: dict, out: Path, rep: AnalysisReport) -> dict
                                  plot_pr_curves)
     figures: dict[str, Path] = {}
     try:
-        counts = {"all categories": data["counts"]["overall"]} | data["counts"]["per_category"]
+        counts = {"all categories": data["counts"]["overall"]} | {
+            k: v for k, v in data["counts"]["per_category"].items() if v["labelled"]}
         figures["errors"] = plot_error_types(counts, out / PNG["errors"])
         oracle = {f: data["ap_oracle_stats"][f] for f in FIXES}
         figures["ap"] = plot_ap_improvement(data["ap"], oracle, out / PNG["ap"])
         names = [a.gt.category_names[c] for c in a.category_ids]
+        present = [k for k in range(len(names)) if (a.baseline.precision[:, :, k, 0] > -1).any()]
         t50 = int(np.argmin(np.abs(IOU_THRS - 0.5)))
         t75 = int(np.argmin(np.abs(IOU_THRS - 0.75)))
-        figures["pr"] = plot_pr_curves(a.baseline.precision, names, out / PNG["pr"],
+        figures["pr"] = plot_pr_curves(a.baseline.precision[:, :, present],
+                                       [names[k] for k in present], out / PNG["pr"],
                                        {"OKS .50": t50, "OKS .75": t75}, REC_THRS)
     except PlotsUnavailable as e:
         rep.notes.append(f"plots not written: {e}")
@@ -163,6 +167,7 @@ def _gallery(a: ErrorAnalysis, path: Path, images, count: int, rep: AnalysisRepo
              image_note: str) -> Path | None:
     """Worst matched instances (lowest OKS): prediction left, ground truth right."""
     if len(a.pair_det) == 0:
+        rep.notes.append("no worst-instance gallery: no result matched a ground-truth item")
         return None
     if images is None:
         rep.notes.append("no worst-instance gallery: no image paths given")
@@ -254,6 +259,8 @@ def _markdown(data: dict, figures: Mapping[str, Path], notes: list[str]) -> str:
     lines += ["| category | AP | GT items | matched | missed | false pos. | wrong cat. | "
               + " | ".join(CLASSES) + " |", "|---|" + "---:|" * 11]
     for name, c in data["per_category"].items():
+        if not (c["gt_instances"] or c["false_positive"] or c["wrong_category"]):
+            continue                          # a category absent from both GT and results
         lm = c["landmarks"]
         cat_ap = data["ap_per_category"].get(name, -1)
         lines.append(f"| {name} | {cat_ap:.4f} | {c['gt_instances']} | {c['matched']} | "

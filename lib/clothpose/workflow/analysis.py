@@ -38,7 +38,8 @@ def analyze_dataset_results(dataset: Any, results_path: str | Path,
     return rep
 
 
-def analyze_merged(cfg: Any, results_path: str | Path, out_dir: str | Path) -> AnalysisReport | None:
+def analyze_merged(cfg: Any, results_path: str | Path,
+                   out_dir: str | Path) -> AnalysisReport | None:
     """``analyze_dataset_results`` on the config's test set with every category."""
     from ..data import build_dataset
     from .categories import category_cfg
