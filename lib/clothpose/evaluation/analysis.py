@@ -17,8 +17,9 @@ to the landmarks of the ground truth in the same image and category:
 * ``miss``: ks < .5 to all of these.
 
 The closest of these candidates decides; ties go to the own landmark, then other items, then
-the own mirror landmark, then other items' mirror landmarks (coco-analyze's order). Only
-landmarks labelled in the GT (v > 0) are classed. A prediction counts as *matched* when the
+the own mirror landmark, then other items' mirror landmarks (coco-analyze's order; it tests
+ks > .85 for good and ks < .85 for jitter, leaving ks = .85 in no class: here it is good).
+Only landmarks labelled in the GT (v > 0) are classed. A prediction counts as *matched* when the
 official evaluation's greedy matching (the same code, ``fast_eval.match_keypoints``) assigns it
 a non-ignored GT item at OKS >= .1 (coco-analyze's localisation threshold), area range "all".
 
