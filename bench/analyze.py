@@ -20,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from clothpose.evaluation import GroundTruth, evaluate_keypoints, load_results, write_results
@@ -28,6 +29,28 @@ from clothpose.evaluation.synthetic import make_synthetic_set
 from timing import median_time  # bench/timing.py, beside this script
 
 TOOL = Path(__file__).resolve().parents[1] / "tools" / "analyze.py"
+
+
+def _stages(gt_path: Path, res_path: Path, out: Path) -> dict[str, tuple[float, float]]:
+    """Wall and CPU time of each step of the tool, run once in this process."""
+    from clothpose.evaluation.analysis_report import write_analysis_report
+
+    times: dict[str, tuple[float, float]] = {}
+
+    def timed(name, fn):
+        w, c = time.perf_counter(), time.process_time()
+        value = fn()
+        times[name] = (time.perf_counter() - w, time.process_time() - c)
+        return value
+
+    def read():
+        g = GroundTruth.load(gt_path)
+        return g, load_results(res_path, g)
+
+    gt, res = timed("read GT + results JSON", read)
+    a = timed("analysis", lambda: analyze_errors(gt, res))
+    timed("json + plots + report", lambda: write_analysis_report(a, out, gallery=0))
+    return times
 
 
 def main() -> None:
@@ -64,6 +87,7 @@ def main() -> None:
 
         t_tool, _ = median_time(tool, args.repeats)
         written = sorted(f.name for f in out.iterdir())
+        stages = _stages(gt_path, res_path, Path(d) / "stages")
     counts = a.counts()
     print(f"matched {len(a.pair_det)}, landmarks {int(counts.sum())}, false positives "
           f"{len(a.false_positive)}, missed {len(a.missed)}, wrong category {len(a.wrong_det)}")
@@ -75,6 +99,8 @@ def main() -> None:
           f"target < 20 s: {'yes' if t_tool < 20 else 'NO'}")
     print(f"  its CPU time (user + sys; ~ wall time on an idle machine): "
           f"{statistics.median(cpu):7.2f} s (median)")
+    print("  stages in one process, wall / CPU s: " + ", ".join(
+        f"{name} {w:.2f} / {c:.2f}" for name, (w, c) in stages.items()))
     print(f"written: {', '.join(written)}")
     print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs "
           "(machine shared with other jobs: wall times are inflated by the load)")
