@@ -7,7 +7,8 @@
 
 Writes OUTPUT_DIR/<dataset>/<model>/<experiment>/results/keypoints_<set>_results_0.json, the stats
 JSON and a PNG grid of example predictions per category; prints the AP table when the set has
-ground truth.
+ground truth. ``--analyze`` adds the landmark error analysis (tools/analyze.py) in
+results/<results name>_analysis/.
 """
 from __future__ import annotations
 

@@ -13,7 +13,8 @@ filtered by category). The model is TEST.MODEL_FILE when the category's config s
 ``{id}`` / ``{name}`` (DeepFashion2 category name), one file per category. With
 --fallback-weights, the remaining categories are predicted by that (aggregation) model. The
 result files are concatenated into one submission, evaluated when ground truth exists, and
-reported: per-category AP table (markdown + JSON) and a PNG grid of example predictions.
+reported: per-category AP table (markdown + JSON) and a PNG grid of example predictions; with
+--analyze also the landmark error analysis (tools/analyze.py) in <merged folder>/analysis/.
 A category without boxes to test (an empty results file) or whose test fails is reported in a
 table and the others go on; the exit status is 1 when one failed.
 """

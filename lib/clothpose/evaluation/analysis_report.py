@@ -16,21 +16,19 @@ from typing import Any, Callable, Mapping
 import cv2
 import numpy as np
 
+from ..keypoints import KeypointScheme
 from ..utils.io import atomic_write, atomic_write_json
 from ..utils.vis import crop_around, make_grid, save_png, side_by_side
-from ..keypoints import KeypointScheme
 from .analysis import (CLASSES, CODES, KEYPOINT_ERRORS, AnalysisParams, ErrorAnalysis,
                        analysis_to_dict, analyze_errors)
+from .analysis_plots import FIX_LABELS
 from .groundtruth import GroundTruth
-from .results import Results, load_results
 from .params import IOU_THRS, REC_THRS, STAT_NAMES
+from .results import Results, load_results
 
 logger = logging.getLogger(__name__)
 
 FIXES = KEYPOINT_ERRORS + ("wrong_category", "false_positive", "missed")
-_FIX_TEXT = {"jitter": "jitter", "inversion": "inversion (left/right)", "swap": "swap",
-             "miss": "miss", "wrong_category": "wrong category",
-             "false_positive": "false positives", "missed": "missed instances"}
 PNG = {"errors": "errors_per_category.png", "ap": "ap_improvement.png", "pr": "pr_curves.png",
        "gallery": "worst_instances.png"}
 
@@ -244,7 +242,7 @@ def _markdown(data: dict, figures: Mapping[str, Path], notes: list[str]) -> str:
         else:
             count = f"{costs[f]['count']} results"
         o = oracle[f]
-        lines.append(f"| {_FIX_TEXT[f]} | {count} | {o['AP']:.4f} | {o['AP'] - ap['AP']:+.4f} | "
+        lines.append(f"| {FIX_LABELS[f]} | {count} | {o['AP']:.4f} | {o['AP'] - ap['AP']:+.4f} | "
                      f"{o['AP50'] - ap['AP50']:+.4f} | {o['AP75'] - ap['AP75']:+.4f} |")
     lines.append("")
     if "ap" in figures:
