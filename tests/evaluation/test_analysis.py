@@ -358,3 +358,16 @@ def test_results_are_evaluated_exactly_as_the_file_holds_them():
         a = analyze_errors(gt, r)
         assert a.baseline.stats == ref.stats
         np.testing.assert_array_equal(a.baseline.precision, ref.precision)
+
+
+def test_scheme_variants_compare_categories_through_their_aggregated_channels():
+    from clothpose.evaluation.analysis import shared_scheme
+    from clothpose.workflow.analysis import official_scheme_name
+
+    assert shared_scheme(SCHEME).name == "deepfashion2-agg81"
+    for name in ("deepfashion2-figure", "deepfashion2-mmpose"):
+        assert shared_scheme(get_scheme(name)).name == "deepfashion2-agg81-figure"
+    assert shared_scheme(get_scheme("fashionai")).name == "fashionai"   # shares channels itself
+    assert official_scheme_name("deepfashion2-agg81") == "deepfashion2"
+    assert official_scheme_name("deepfashion2-agg81-figure-cat3") == "deepfashion2-figure"
+    assert official_scheme_name("deepfashion2-mmpose") == "deepfashion2-figure"

@@ -145,9 +145,9 @@ def shared_scheme(scheme: KeypointScheme) -> KeypointScheme:
     """The scheme whose channels carry one meaning across categories (used to compare a
     prediction with an item of another category): DeepFashion2 -> its 81 aggregated channels;
     a scheme whose categories already share channels (FashionAI) is its own."""
-    if scheme.name in ("deepfashion2", "deepfashion2-figure"):
-        return get_scheme(scheme.name.replace("deepfashion2", "deepfashion2-agg81"))
-    return scheme
+    shared = {"deepfashion2": "deepfashion2-agg81", "deepfashion2-figure":
+              "deepfashion2-agg81-figure", "deepfashion2-mmpose": "deepfashion2-agg81-figure"}
+    return get_scheme(shared[scheme.name]) if scheme.name in shared else scheme
 
 
 def transfer_index(scheme: KeypointScheme, source: int, target: int,

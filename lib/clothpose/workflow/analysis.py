@@ -12,9 +12,11 @@ logger = logging.getLogger(__name__)
 
 
 def official_scheme_name(scheme_name: str) -> str:
-    """The 294-layout scheme whose flip pairs the analysis uses (keeps the ``-figure``
-    short_sleeved_outwear pairing of the model's scheme)."""
-    return "deepfashion2-figure" if "figure" in scheme_name else "deepfashion2"
+    """The 294-layout scheme whose mirror pairs the analysis uses: the figure's
+    short_sleeved_outwear pairing for ``-figure`` schemes and mmpose's (whose flip table
+    follows the figure), the default pairing otherwise."""
+    return "deepfashion2-figure" if ("figure" in scheme_name or "mmpose" in scheme_name) \
+        else "deepfashion2"
 
 
 def analyze_dataset_results(dataset: Any, results_path: str | Path,
