@@ -11,7 +11,6 @@ and ``report.md`` embedding them. Definitions: ``clothpose.evaluation.analysis``
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 
@@ -43,11 +42,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace):
     """Load, analyse, write; returns the ``AnalysisReport``."""
-    try:
-        with open(args.gt) as f:
-            gt_data = json.load(f)
-    except (OSError, json.JSONDecodeError) as e:
-        raise GroundTruthError(f"{args.gt}: cannot read ground truth JSON: {e}") from e
+    gt_data = GroundTruth.read_json(args.gt)
     finder = ImageFinder(gt_data, args.gt, args.images or None)
     gt = GroundTruth.from_dict(gt_data, str(args.gt))
     del gt_data

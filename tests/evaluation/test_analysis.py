@@ -371,3 +371,32 @@ def test_scheme_variants_compare_categories_through_their_aggregated_channels():
     assert official_scheme_name("deepfashion2-agg81") == "deepfashion2"
     assert official_scheme_name("deepfashion2-agg81-figure-cat3") == "deepfashion2-figure"
     assert official_scheme_name("deepfashion2-mmpose") == "deepfashion2-figure"
+
+
+def test_result_boxes_and_unlisted_categories_follow_the_official_rules():
+    """Areas from the results' bbox, results of categories the GT does not list ignored and
+    counted, and every index in analysis.json still names the entry of the result file."""
+    from clothpose.evaluation import evaluate_keypoints
+
+    gt_dict, res = make_synthetic_set(400, seed=9)
+    gt_dict = dict(gt_dict, categories=[c for c in gt_dict["categories"] if c["id"] != 13],
+                   annotations=[a for a in gt_dict["annotations"] if a["category_id"] != 13])
+    gt = GroundTruth.load(gt_dict)
+    boxes = np.random.default_rng(0).uniform(10, 300, (len(res), 4))
+    res = Results(res.image_ids, res.category_ids, res.keypoints, res.scores, boxes)
+    a = analyze_errors(gt, res)
+    ref = evaluate_keypoints(gt, res.image_ids, res.category_ids, res.keypoints, res.scores,
+                             as_submission=False, boxes=boxes)
+    assert a.baseline.stats == ref.stats
+    hull = evaluate_keypoints(gt, res.image_ids, res.category_ids, res.keypoints, res.scores,
+                              as_submission=False)
+    assert hull.stats["APm"] != ref.stats["APm"]                  # the boxes were used
+    assert a.num_ignored == int((res.category_ids == 13).sum()) > 0
+    data = analysis_to_dict(a)
+    assert data["inputs"]["ignored_results"] == a.num_ignored
+    assert data["inputs"]["results"] == len(res)
+    for inst in data["instances"]:
+        i = inst["result_index"]
+        assert (res.image_ids[i], res.category_ids[i]) == (inst["image_id"], inst["category_id"])
+    assert all(res.category_ids[i] != 13 for i in data["false_positives"])
+    assert len(data["false_positives"]) > 0

@@ -79,7 +79,7 @@ class AnalysisParams:
 
 @dataclass
 class ErrorAnalysis:
-    """Everything the report shows; arrays index the result entries and GT rows.
+    """Everything the report shows; arrays index ``results`` and the GT rows.
 
     Attributes:
         baseline: the official evaluation of the results as given.
@@ -89,6 +89,8 @@ class ErrorAnalysis:
             not the instance's category's or the GT landmark is not labelled.
         oracle: fix name (``KEYPOINT_ERRORS`` + ``INSTANCE_ERRORS``) -> evaluation after it.
         false_positive: result indices; missed: GT rows.
+        result_index: row of ``results`` -> entry of the result file (results of categories
+            the ground truth does not list are left out, as the evaluator ignores them).
         wrong_det, wrong_gt, wrong_oks: wrong-category predictions, the GT row they would
             match and that OKS; wrong_relabelled: True where the oracle relabels (else removes).
     """
@@ -109,6 +111,8 @@ class ErrorAnalysis:
     wrong_gt: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     wrong_oks: np.ndarray = field(default_factory=lambda: np.zeros(0))
     wrong_relabelled: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    result_index: np.ndarray | None = None   # entry of the result file of each row of results
+    num_ignored: int = 0                     # results of categories the GT does not list
 
     @property
     def category_ids(self) -> list[int]:
@@ -189,17 +193,23 @@ def analyze_errors(gt: GroundTruth, results: Results,
             and True is faster), else False, which evaluates the coordinates exactly as given.
     """
     scheme = get_scheme(scheme) if isinstance(scheme, str) else scheme
-    res = results
+    res, index = _known_categories(gt, results)
+    boxes = res.boxes
     xy = np.ascontiguousarray(res.keypoints[:, :, :2], dtype=np.float64)
     if as_submission is None:
         as_submission = in_submission_form(xy, res.category_ids, scheme)
 
-    def evaluate(img, cat, kps, sc, g: GroundTruth = gt) -> KeypointEvalResult:
-        return evaluate_keypoints(g, img, cat, kps, sc, scheme, as_submission, params.max_dets)
+    def evaluate(img, cat, kps, sc, bx, g: GroundTruth = gt) -> KeypointEvalResult:
+        return evaluate_keypoints(g, img, cat, kps, sc, scheme, as_submission, params.max_dets,
+                                  bx)
 
-    baseline = evaluate(res.image_ids, res.category_ids, xy, res.scores)
-    match = match_keypoints(gt, res.image_ids, res.category_ids, xy, res.scores,
-                            scheme, as_submission, params.max_dets, [params.match_oks])
+    def subset(keep: np.ndarray) -> np.ndarray | None:
+        return None if boxes is None else boxes[keep]
+
+    baseline = evaluate(res.image_ids, res.category_ids, xy, res.scores, boxes)
+    match = match_keypoints(gt, res.image_ids, res.category_ids, xy, res.scores, scheme,
+                            as_submission, params.max_dets, boxes=boxes,
+                            thresholds=[params.match_oks])
     matched_gt = match.gt[:, 0, 0]                   # area range "all"
     has = matched_gt >= 0
     ok = has & ~gt.ignore[np.where(has, matched_gt, 0)]
@@ -209,12 +219,13 @@ def analyze_errors(gt: GroundTruth, results: Results,
     lm = _classify(gt, scheme, xy, pair_det, pair_gt, params)
 
     out = ErrorAnalysis(scheme=scheme, params=params, gt=gt, results=res, baseline=baseline,
-                        pair_det=pair_det, pair_gt=pair_gt, pair_oks=lm.oks, classes=lm.classes)
+                        pair_det=pair_det, pair_gt=pair_gt, pair_oks=lm.oks, classes=lm.classes,
+                        result_index=index, num_ignored=len(results) - len(res))
     for k, name in zip((JITTER, INVERSION, SWAP, MISS), KEYPOINT_ERRORS):
         p, s = np.nonzero(lm.classes == k)
         saved = xy[pair_det[p], s].copy()           # fix in place, evaluate, restore
         xy[pair_det[p], s] = lm.corrected[p, s]
-        out.oracle[name] = evaluate(res.image_ids, res.category_ids, xy, res.scores)
+        out.oracle[name] = evaluate(res.image_ids, res.category_ids, xy, res.scores, boxes)
         xy[pair_det[p], s] = saved
 
     unmatched = match.detection[~has]                 # kept by max_dets, matched to nothing
@@ -233,26 +244,40 @@ def analyze_errors(gt: GroundTruth, results: Results,
     keep = np.ones(len(res), dtype=bool)
     keep[wd[~relabel]] = False
     out.oracle["wrong_category"] = evaluate(res.image_ids[keep], cat[keep], xy[keep],
-                                            res.scores[keep])
+                                            res.scores[keep], subset(keep))
     xy[moved] = saved
 
     out.false_positive = np.setdiff1d(unmatched, wd)
     keep = np.ones(len(res), dtype=bool)
     keep[out.false_positive] = False
     out.oracle["false_positive"] = evaluate(res.image_ids[keep], res.category_ids[keep],
-                                            xy[keep], res.scores[keep])
+                                            xy[keep], res.scores[keep], subset(keep))
 
     claimed = found.copy()
     claimed[wg] = True
     out.missed = np.nonzero(~claimed & ~gt.ignore)[0]
     ignore = gt.ignore.copy()
     ignore[out.missed] = True
-    out.oracle["missed"] = evaluate(res.image_ids, res.category_ids, xy, res.scores,
+    out.oracle["missed"] = evaluate(res.image_ids, res.category_ids, xy, res.scores, boxes,
                                     dataclasses.replace(gt, ignore=ignore))
     logger.info("analysed %d matched instances (%d landmarks), %d wrong-category, %d false "
                 "positive, %d missed", len(pair_det), int((lm.classes >= 0).sum()), len(wd),
                 len(out.false_positive), len(out.missed))
     return out
+
+
+def _known_categories(gt: GroundTruth, results: Results) -> tuple[Results, np.ndarray]:
+    """The results of categories the ground truth lists (the evaluator ignores the others, as
+    the official one does) and their indices in ``results``."""
+    known = np.isin(results.category_ids, gt.category_ids)
+    index = np.nonzero(known)[0]
+    if known.all():
+        return results, index
+    logger.warning("%d result(s) of categories the ground truth does not list are ignored",
+                   int((~known).sum()))
+    boxes = None if results.boxes is None else results.boxes[known]
+    return Results(results.image_ids[known], results.category_ids[known],
+                   results.keypoints[known], results.scores[known], boxes), index
 
 
 @dataclass
@@ -436,6 +461,7 @@ def _stats(r: KeypointEvalResult) -> dict[str, float]:
 def analysis_to_dict(a: ErrorAnalysis, sources: dict[str, str] | None = None) -> dict[str, Any]:
     """The ``analysis.json`` content (see the module docstring and README for the fields)."""
     gt, res, p = a.gt, a.results, a.params
+    entry = a.result_index if a.result_index is not None else np.arange(len(res))
     names = {int(c): gt.category_names[int(c)] for c in gt.category_ids}
     base_ap = float(a.baseline.stats["AP"])
     cat_of_gt = gt.ann_category_ids
@@ -468,13 +494,14 @@ def analysis_to_dict(a: ErrorAnalysis, sources: dict[str, str] | None = None) ->
     for i, (d, g) in enumerate(zip(a.pair_det.tolist(), a.pair_gt.tolist())):
         slots = a.scheme.category(int(cat_of_gt[g])).slots
         code = "".join("-" if c < 0 else CODES[c] for c in a.classes[i, list(slots)].tolist())
-        instances.append({"result_index": d, "image_id": int(res.image_ids[d]),
+        instances.append({"result_index": int(entry[d]), "image_id": int(res.image_ids[d]),
                           "category_id": int(res.category_ids[d]), "gt_id": int(gt.ann_ids[g]),
                           "score": float(res.scores[d]), "oks": round(float(a.pair_oks[i]), 6),
                           "landmarks": code})
     return {
         "version": 1,
-        "inputs": {**(sources or {}), "scheme": a.scheme.name, "results": len(res),
+        "inputs": {**(sources or {}), "scheme": a.scheme.name,
+                   "results": len(res) + a.num_ignored, "ignored_results": a.num_ignored,
                    "gt_instances": int(np.count_nonzero(~gt.ignore)),
                    "images": int(len(gt.image_ids))},
         "definitions": {
@@ -507,10 +534,10 @@ def analysis_to_dict(a: ErrorAnalysis, sources: dict[str, str] | None = None) ->
         "per_category": per_category,
         "category_confusions": dict(sorted(confusions.items(), key=lambda kv: -kv[1])),
         "instances": instances,
-        "false_positives": a.false_positive.tolist(),
+        "false_positives": entry[a.false_positive].tolist(),
         "missed_gt_ids": gt.ann_ids[a.missed].tolist(),
         "wrong_category": [
-            {"result_index": int(d), "category_id": int(res.category_ids[d]),
+            {"result_index": int(entry[d]), "category_id": int(res.category_ids[d]),
              "gt_id": int(gt.ann_ids[g]), "gt_category_id": int(cat_of_gt[g]),
              "oks": round(float(o), 6), "relabelled": bool(r)}
             for d, g, o, r in zip(a.wrong_det, a.wrong_gt, a.wrong_oks, a.wrong_relabelled)],

@@ -136,15 +136,19 @@ class KeypointMatching:
 def match_keypoints(gt: GroundTruth, image_ids: np.ndarray, category_ids: np.ndarray,
                     keypoints: np.ndarray, scores: np.ndarray,
                     scheme: KeypointScheme | str = "deepfashion2", as_submission: bool = True,
-                    max_dets: int = MAX_DETS, thresholds: np.ndarray = IOU_THRS
-                    ) -> KeypointMatching:
+                    max_dets: int = MAX_DETS, boxes: np.ndarray | None = None,
+                    thresholds: np.ndarray = IOU_THRS) -> KeypointMatching:
     """The detection/GT assignment ``evaluate_keypoints`` makes, at any OKS ``thresholds``
-    (error analysis matches at a looser threshold than .5); arguments as there."""
+    (error analysis matches at a looser threshold than .5); arguments as there. Results of
+    categories the ground truth does not list take no part (as there)."""
     scheme = get_scheme(scheme) if isinstance(scheme, str) else scheme
+    rows = np.nonzero(np.isin(np.asarray(category_ids).reshape(-1), gt.category_ids))[0]
+    image_ids, category_ids, keypoints, scores, boxes, _ = _drop_unknown_categories(
+        gt, image_ids, category_ids, keypoints, scores, boxes)
     dts = _prepare_detections(gt, image_ids, category_ids, keypoints, scores, scheme,
-                              as_submission, max_dets)
+                              as_submission, max_dets, boxes)
     thr = np.asarray(thresholds, dtype=np.float64).reshape(-1)
-    return KeypointMatching(dts.index, _match(gt, dts, scheme.sigmas, thr), thr)
+    return KeypointMatching(rows[dts.index], _match(gt, dts, scheme.sigmas, thr), thr)
 
 
 def detection_areas(keypoints: np.ndarray) -> np.ndarray:
