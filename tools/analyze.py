@@ -14,15 +14,15 @@ import argparse
 import sys
 import time
 
-from clothpose.evaluation import GroundTruth, GroundTruthError, ResultsError
+from clothpose.evaluation import GroundTruth, GroundTruthError
 from clothpose.evaluation.analysis import AnalysisParams
 from clothpose.evaluation.analysis_report import ImageFinder, analyze_to_folder
+from clothpose.utils.cli import make_parser, run_cli
 from clothpose.utils.logging import setup_logger
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = make_parser(__doc__)
     p.add_argument("--gt", required=True, help="COCO-style keypoint ground truth JSON (294 layout)")
     p.add_argument("--results", required=True, help="result JSON (DeepFashion2 submission format)")
     p.add_argument("--out", required=True, help="output folder (created)")
@@ -57,11 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logger()
     start = time.perf_counter()
-    try:
-        report = run(args)
-    except (ResultsError, GroundTruthError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    report = run(args)  # input errors become one line and exit 2 through run_cli
     for note in report.notes:
         print(f"note: {note}", file=sys.stderr)
     data = report.data
@@ -75,4 +71,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))
