@@ -1,4 +1,4 @@
-"""Precision/recall accumulation and the 10 keypoint summary numbers, as COCOeval computes them.
+"""Precision/recall accumulation and the summary numbers, as COCOeval computes them.
 
 Kept apart from the matching so each piece can be checked alone; every floating-point step
 (cumulative sums, ``tp / (tp + fp + eps)``, right-to-left precision envelope, ``searchsorted``
@@ -16,7 +16,8 @@ def accumulate(dt_category: np.ndarray, dt_scores: np.ndarray, dt_matched_id: np
                dt_areas: np.ndarray, gt_category: np.ndarray,
                gt_ignore_area: np.ndarray, gt_matched_ignore: np.ndarray,
                num_categories: int) -> tuple[np.ndarray, np.ndarray]:
-    """Precision (T, R, C, A) and recall (T, C, A) from matched detections.
+    """Precision (T, R, C, A) and recall (T, C, A) from matched detections (keypoint setup:
+    ``AREA_RANGES``, one maxDets value already applied by the caller).
 
     Args:
         dt_category: (Nd,) category rank of each kept detection, in COCOeval visiting order
@@ -30,22 +31,38 @@ def accumulate(dt_category: np.ndarray, dt_scores: np.ndarray, dt_matched_id: np
         gt_matched_ignore: (Nd, A, T) bool, ignore flag of the matched GT (False if unmatched).
         num_categories: C.
     """
-    t_n, r_n, a_n = len(IOU_THRS), len(REC_THRS), len(AREA_RANGES)
-    precision = -np.ones((t_n, r_n, num_categories, a_n))
-    recall = -np.ones((t_n, num_categories, a_n))
-    out_of_range = (dt_areas[None, :] < AREA_RANGES[:, :1]) | (dt_areas[None, :] > AREA_RANGES[:, 1:])
+    precision, recall = accumulate_curves(
+        dt_category, dt_scores, np.zeros(len(dt_scores), np.int64), dt_matched_id, dt_areas,
+        gt_category, gt_ignore_area, gt_matched_ignore, num_categories, AREA_RANGES, (1,))
+    return precision[..., 0], recall[..., 0]
+
+
+def accumulate_curves(dt_category: np.ndarray, dt_scores: np.ndarray, dt_ranks: np.ndarray,
+                      dt_matched_id: np.ndarray, dt_areas: np.ndarray, gt_category: np.ndarray,
+                      gt_ignore_area: np.ndarray, gt_matched_ignore: np.ndarray,
+                      num_categories: int, area_ranges: np.ndarray, max_dets: tuple[int, ...]
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """``COCOeval.accumulate`` with its maxDets axis: precision (T, R, C, A, M), recall
+    (T, C, A, M). For maxDets m only the detections ranked < m inside their (image, category)
+    group count (``dt_ranks``); other arguments as ``accumulate``, areas per ``area_ranges``."""
+    t_n, r_n, a_n, m_n = len(IOU_THRS), len(REC_THRS), len(area_ranges), len(max_dets)
+    precision = -np.ones((t_n, r_n, num_categories, a_n, m_n))
+    recall = -np.ones((t_n, num_categories, a_n, m_n))
+    out_of_range = (dt_areas[None, :] < area_ranges[:, :1]) | (dt_areas[None, :] > area_ranges[:, 1:])
     for k in range(num_categories):
-        sel = np.nonzero(dt_category == k)[0]
-        order = sel[np.argsort(-dt_scores[sel], kind="mergesort")]
-        for a in range(a_n):
-            npig = np.count_nonzero(~gt_ignore_area[a][gt_category == k])
-            if npig == 0:
-                continue
-            dtm = dt_matched_id[order, a].T                          # (T, nd)
-            dt_ig = gt_matched_ignore[order, a].T | (~dtm & out_of_range[a, order][None, :])
-            tps = dtm & ~dt_ig
-            fps = ~dtm & ~dt_ig
-            precision[:, :, k, a], recall[:, k, a] = _curves(tps, fps, npig)
+        in_k = dt_category == k
+        npig = [np.count_nonzero(~gt_ignore_area[a][gt_category == k]) for a in range(a_n)]
+        for m, max_det in enumerate(max_dets):
+            sel = np.nonzero(in_k & (dt_ranks < max_det))[0]
+            order = sel[np.argsort(-dt_scores[sel], kind="mergesort")]
+            for a in range(a_n):
+                if npig[a] == 0:
+                    continue
+                dtm = dt_matched_id[order, a].T                      # (T, nd)
+                dt_ig = gt_matched_ignore[order, a].T | (~dtm & out_of_range[a, order][None, :])
+                tps = dtm & ~dt_ig
+                fps = ~dtm & ~dt_ig
+                precision[:, :, k, a, m], recall[:, k, a, m] = _curves(tps, fps, npig[a])
     return precision, recall
 
 

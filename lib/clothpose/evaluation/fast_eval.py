@@ -40,6 +40,7 @@ import numpy as np
 from ..keypoints import KeypointScheme, get_scheme
 from .accumulate import accumulate, mean_defined, summarize
 from .groundtruth import GroundTruth
+from .matching import greedy_match
 from .oks import pair_oks
 from .params import AREA_RANGES, IOU_THRS, MAX_DETS
 from .results import submission_keypoints
@@ -248,38 +249,21 @@ def _gt_ignore_by_area(gt: GroundTruth) -> np.ndarray:
 def _match(gt: GroundTruth, dts: _Detections, sigmas: np.ndarray,
            thresholds: np.ndarray = IOU_THRS) -> np.ndarray:
     """Greedy COCOeval matching. Returns (Nd, A, T) index of the matched GT, -1 if none."""
-    num_a, num_t = len(AREA_RANGES), len(thresholds)
-    dt_match = np.full((len(dts.keys), num_a, num_t), -1, dtype=np.int64)
-    if len(dts.keys) == 0 or len(gt.group_keys) == 0:
-        return dt_match
-    gs = np.searchsorted(gt.group_keys, dts.keys, side="left")
-    num_g = np.searchsorted(gt.group_keys, dts.keys, side="right") - gs
-    pair_start = np.concatenate([[0], np.cumsum(num_g)[:-1]])
-    dt_index = np.repeat(np.arange(len(num_g)), num_g)
-    gt_index = np.repeat(gs, num_g) + np.arange(len(dt_index)) - np.repeat(pair_start, num_g)
     counts, cols = gt.labelled
-    if dts.as_submission:
-        # Pairs whose OKS reads slots outside the detection's own category (GT without
-        # labelled landmarks: all K points against the GT box; GT labelled outside its
-        # category's block) need the filled slots a written file would have.
-        reads_other = (counts == 0) | _labelled_outside_category(gt, dts.scheme)
-        rows = np.unique(dt_index[reads_other[gt_index]])
-        dts.xy[rows] = submission_keypoints(dts.xy[rows], dts.category_ids[rows], dts.scheme)
-    oks = pair_oks(dts.xy, gt.keypoints, gt.areas, gt.bboxes, sigmas, dt_index, gt_index,
-                   counts, cols)
-    ign = _gt_ignore_by_area(gt)
-    thr = np.minimum(thresholds, 1 - 1e-10)
-    for g in np.unique(num_g[num_g > 0]):
-        js = np.nonzero(num_g == g)[0]                       # detections of this bucket
-        first = js[dts.ranks[js] == 0]                       # one per group
-        group_of = np.searchsorted(dts.keys[first], dts.keys[js])
-        table = np.full((len(first), int(dts.ranks[js].max()) + 1, g), -1.0)
-        table[group_of, dts.ranks[js]] = oks[pair_start[js][:, None] + np.arange(g)]
-        gidx = gs[first][:, None] + np.arange(g)             # (B, g) global GT index
-        dt_of = np.full(table.shape[:2], -1, dtype=np.int64)
-        dt_of[group_of, dts.ranks[js]] = js
-        _match_bucket(table, gidx, ign, gt.iscrowd, thr, dt_of, dt_match)
-    return dt_match
+
+    def similarity(dt_index: np.ndarray, gt_index: np.ndarray) -> np.ndarray:
+        if dts.as_submission:
+            # Pairs whose OKS reads slots outside the detection's own category (GT without
+            # labelled landmarks: all K points against the GT box; GT labelled outside its
+            # category's block) need the filled slots a written file would have.
+            reads_other = (counts == 0) | _labelled_outside_category(gt, dts.scheme)
+            rows = np.unique(dt_index[reads_other[gt_index]])
+            dts.xy[rows] = submission_keypoints(dts.xy[rows], dts.category_ids[rows], dts.scheme)
+        return pair_oks(dts.xy, gt.keypoints, gt.areas, gt.bboxes, sigmas, dt_index, gt_index,
+                        counts, cols)
+
+    return greedy_match(gt.group_keys, dts.keys, dts.ranks, similarity, _gt_ignore_by_area(gt),
+                        gt.iscrowd, thresholds)
 
 
 def _labelled_outside_category(gt: GroundTruth, scheme: KeypointScheme) -> np.ndarray:
@@ -292,30 +276,6 @@ def _labelled_outside_category(gt: GroundTruth, scheme: KeypointScheme) -> np.nd
         rows = np.nonzero(gt.ann_category_ids == cid)[0]
         outside[rows] = (labelled[rows] & ~scheme.category_mask(int(cid))).any(axis=1)
     return outside
-
-
-def _match_bucket(table: np.ndarray, gidx: np.ndarray, ign: np.ndarray, crowd: np.ndarray,
-                  thr: np.ndarray, dt_of: np.ndarray, dt_match: np.ndarray) -> None:
-    """Groups with the same GT count g: table (B, D, g) OKS (-1 = no detection at that rank)."""
-    b, d, g = table.shape
-    gt_ign = np.transpose(ign[:, gidx], (1, 0, 2))[:, :, None, :]    # (B, A, 1, g)
-    gt_crowd = crowd[gidx][:, None, None, :]
-    matched = np.zeros((b, gt_ign.shape[1], len(thr), g), dtype=bool)
-    for r in range(d):
-        act = np.nonzero(dt_of[:, r] >= 0)[0]
-        o = table[act, r][:, None, None, :]                          # (n, 1, 1, g)
-        ok = (o >= thr[None, None, :, None]) & (~matched[act] | gt_crowd[act])
-        ig = gt_ign[act]
-        regular = ok & ~ig
-        has_regular = regular.any(axis=-1, keepdims=True)
-        cand = np.where(has_regular, regular, ok & ig)
-        # best OKS, ties resolved to the later GT (pycocotools' ``<`` test)
-        val = np.where(cand, o, -np.inf)[..., ::-1]
-        m = g - 1 - np.argmax(val, axis=-1)
-        has = cand.any(axis=-1)
-        matched[act] |= (np.arange(g) == m[..., None]) & has[..., None]
-        chosen = gidx[act][np.arange(len(act))[:, None, None], m]    # (n, A, T)
-        dt_match[dt_of[act, r]] = np.where(has, chosen, -1)
 
 
 def _accumulate(gt: GroundTruth, dts: _Detections, dt_match: np.ndarray
