@@ -22,6 +22,7 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 _REQUIRED = ("id", "image_id", "category_id", "keypoints", "area", "bbox", "num_keypoints")
+_REQUIRED_BOXES = ("id", "image_id", "category_id", "area", "bbox")   # box evaluation
 
 
 class GroundTruthError(ValueError):
@@ -55,7 +56,8 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def validate_ground_truth(data: Any, source: str = "<dict>") -> np.ndarray:
+def validate_ground_truth(data: Any, source: str = "<dict>", keypoints: bool = True
+                          ) -> np.ndarray:
     """Check a COCO keypoint ground truth once, before any evaluator reads it.
 
     pycocotools and the fast evaluator would otherwise read malformed files differently and
@@ -63,6 +65,7 @@ def validate_ground_truth(data: Any, source: str = "<dict>") -> np.ndarray:
     annotation id makes pycocotools evaluate one annotation twice; NaN coordinates make OKS NaN).
     Raises ``GroundTruthError`` naming the file, the entry and the field. Returns the keypoints
     of every annotation as a float64 (M, 3K) array (parsed once, reused by ``GroundTruth``).
+    ``keypoints=False`` (box evaluation) needs only the box fields and returns (M, 0).
     """
     if not isinstance(data, dict):
         raise GroundTruthError(f"{source}: expected a COCO object (images, annotations, "
@@ -83,12 +86,13 @@ def validate_ground_truth(data: Any, source: str = "<dict>") -> np.ndarray:
         entry = f"annotations[{i}]"
         if not isinstance(a, dict):
             raise GroundTruthError(f"{source}: {entry}: expected an object", source, entry)
-        missing = [k for k in _REQUIRED if k not in a]
+        required = _REQUIRED if keypoints else _REQUIRED_BOXES
+        missing = [k for k in required if k not in a]
         if missing:
-            raise _fail(source, entry, missing[0], f"missing (required: {list(_REQUIRED)})")
+            raise _fail(source, entry, missing[0], f"missing (required: {list(required)})")
         entry = f"annotations[{i}] (id {a['id']!r})"
         for key in ("id", "image_id", "category_id", "num_keypoints"):
-            if not _is_int(a[key]):
+            if key in required and not _is_int(a[key]):
                 raise _fail(source, entry, key, f"expected an integer, got {a[key]!r}")
         first = seen.setdefault(int(a["id"]), i)
         if first != i:
@@ -101,12 +105,16 @@ def validate_ground_truth(data: Any, source: str = "<dict>") -> np.ndarray:
             raise _fail(source, entry, "bbox", f"expected 4 finite numbers [x, y, w, h], got {b!r}")
         if "iscrowd" in a and a["iscrowd"] not in (0, 1):
             raise _fail(source, entry, "iscrowd", f"expected 0 or 1, got {a['iscrowd']!r}")
+        if not keypoints:
+            continue
         kp = a["keypoints"]
         if not isinstance(kp, list) or len(kp) % 3 or (length is not None and len(kp) != length):
             got = len(kp) if isinstance(kp, list) else type(kp).__name__
             raise _fail(source, entry, "keypoints", f"expected a list of {length or '3 x K'} "
                         f"numbers (the same K for every annotation), got {got}")
         length = len(kp)
+    if not keypoints:
+        return np.zeros((len(data["annotations"]), 0))
     return _keypoint_values(source, data["annotations"])
 
 
@@ -191,13 +199,17 @@ class GroundTruth:
         return self.image_rank(image_ids).astype(np.int64) * c + self.category_rank(category_ids)
 
     @classmethod
-    def load(cls, source: "str | os.PathLike | dict | GroundTruth") -> "GroundTruth":
-        """From a JSON path, an already parsed dict, or pass a ``GroundTruth`` through."""
+    def load(cls, source: "str | os.PathLike | dict | GroundTruth",
+             keypoints: bool = True) -> "GroundTruth":
+        """From a JSON path, an already parsed dict, or pass a ``GroundTruth`` through.
+
+        ``keypoints=False`` (box evaluation) does not require the keypoint fields; the
+        ``keypoints`` array is then (M, 0, 3) and ``ignore`` only the crowd flag."""
         if isinstance(source, GroundTruth):
             return source
         if isinstance(source, dict):
-            return cls.from_dict(source, "<dict>")
-        return cls.from_dict(cls.read_json(source), str(source))
+            return cls.from_dict(source, "<dict>", keypoints)
+        return cls.from_dict(cls.read_json(source), str(source), keypoints)
 
     @staticmethod
     def read_json(path: "str | os.PathLike") -> Any:
@@ -209,9 +221,11 @@ class GroundTruth:
             raise GroundTruthError(f"{path}: cannot read ground truth JSON: {e}", str(path)) from e
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> "GroundTruth":
-        """Validate (``validate_ground_truth``) and index a parsed COCO keypoint dict."""
-        all_kps = validate_ground_truth(data, source)
+    def from_dict(cls, data: dict[str, Any], source: str = "<dict>",
+                  keypoints: bool = True) -> "GroundTruth":
+        """Validate (``validate_ground_truth``) and index a parsed COCO keypoint dict (box
+        fields only: ``keypoints=False``)."""
+        all_kps = validate_ground_truth(data, source, keypoints)
         image_ids = np.unique(np.asarray([_int_field(source, "images", i, im, "id")
                                           for i, im in enumerate(data["images"])], dtype=np.int64))
         names = {_int_field(source, "categories", i, c, "id"): str(c.get("name", c["id"]))
@@ -226,7 +240,7 @@ class GroundTruth:
         order = np.lexsort((np.arange(len(anns)), cat[keep], _rank(image_ids, img[keep])))
         anns = [anns[i] for i in order]
         iscrowd = np.asarray([bool(a.get("iscrowd", 0)) for a in anns], dtype=bool)
-        num_kps = np.asarray([a["num_keypoints"] for a in anns], dtype=np.int64)
+        num_kps = np.asarray([a["num_keypoints"] if keypoints else 1 for a in anns], np.int64)
         bboxes = np.asarray([a["bbox"] for a in anns], dtype=np.float64).reshape(len(anns), 4)
         logger.debug("%s: %d images, %d categories, %d annotations", source, len(image_ids),
                      len(cat_ids), len(anns))

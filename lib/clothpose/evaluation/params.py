@@ -10,3 +10,12 @@ REC_THRS = np.linspace(.0, 1.00, int(np.round((1.00 - .0) / .01)) + 1, endpoint=
 AREA_RANGES = np.array([[0 ** 2, 1e5 ** 2], [32 ** 2, 96 ** 2], [96 ** 2, 1e5 ** 2]], dtype=float)
 AREA_LABELS = ("all", "medium", "large")
 MAX_DETS = 20
+
+# COCOeval box parameters (``Params.setDetParams``; iouType 'bbox'): same IoU / recall
+# thresholds, four area ranges and three maxDets values.
+BOX_STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs",
+                  "ARm", "ARl")
+BOX_AREA_RANGES = np.array([[0 ** 2, 1e5 ** 2], [0 ** 2, 32 ** 2], [32 ** 2, 96 ** 2],
+                            [96 ** 2, 1e5 ** 2]], dtype=float)
+BOX_AREA_LABELS = ("all", "small", "medium", "large")
+BOX_MAX_DETS = (1, 10, 100)

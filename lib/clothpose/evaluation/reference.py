@@ -17,9 +17,10 @@ import numpy as np
 
 from ..keypoints import KeypointScheme, get_scheme
 from .accumulate import mean_defined
+from .box_eval import BoxEvalResult
 from .fast_eval import KeypointEvalResult
 from .groundtruth import GroundTruth, validate_ground_truth
-from .params import MAX_DETS, STAT_NAMES
+from .params import BOX_STAT_NAMES, MAX_DETS, STAT_NAMES
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,33 @@ def evaluate_with_pycocotools(gt: str | os.PathLike | dict, results: str | os.Pa
                     for k, c in enumerate(ev.params.catIds)}
     return KeypointEvalResult(stats, per_category, precision[..., 0], ev.eval["recall"][..., 0],
                               len(ignored))
+
+
+def evaluate_boxes_with_pycocotools(gt: str | os.PathLike | dict,
+                                    results: str | os.PathLike | list) -> BoxEvalResult:
+    """Run COCOeval('bbox') as the official DeepFashion2 detection evaluation does.
+
+    Same structure as ``evaluate_boxes``: the 12 stats keyed by ``BOX_STAT_NAMES``, AP per
+    category name (area all, maxDets 100), precision (T, R, C, A, M), recall (T, C, A, M).
+    """
+    from pycocotools.cocoeval import COCOeval
+    from pycocotools.coco import COCO
+
+    quiet = io.StringIO()
+    with contextlib.redirect_stdout(quiet):
+        coco_gt = COCO(str(gt)) if not isinstance(gt, dict) else _coco_from_dict(gt)
+        if isinstance(results, list):
+            results = [dict(r) for r in results]
+        coco_dt = _load_results(coco_gt, results)
+        ev = COCOeval(coco_gt, coco_dt, "bbox")
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    stats = {name: float(v) for name, v in zip(BOX_STAT_NAMES, ev.stats)}
+    precision = ev.eval["precision"]
+    per_category = {coco_gt.cats[c]["name"]: mean_defined(precision[:, :, k, 0, -1])
+                    for k, c in enumerate(ev.params.catIds)}
+    return BoxEvalResult(stats, per_category, precision, ev.eval["recall"])
 
 
 def _coco_from_dict(data: dict):

@@ -90,3 +90,57 @@ def _predictions(rng: np.random.Generator, gt_kps: np.ndarray, img_of: np.ndarra
     sel = np.nonzero(keep_images[imgs])[0]
     sel = sel[rng.permutation(len(sel))]                           # file order != image order
     return Results(imgs[sel].astype(np.int64), cats[sel].astype(np.int64), kps[sel], scores[sel])
+
+
+def make_synthetic_box_set(num_instances: int = 1500, seed: int = 0, num_categories: int = 13,
+                           crowd_fraction: float = 0.0) -> tuple[dict, list[dict]]:
+    """A COCO-style box GT dict and bbox result entries exercising every rule of COCO box AP.
+
+    Small / medium / large boxes, several categories (some without GT), images without GT,
+    images without detections and images without either, duplicates, misses, wrong categories,
+    false positives, a group with more than 100 detections, detections of a category absent
+    from the GT, scores rounded so that ties occur; ``crowd_fraction`` of the GT are crowds.
+    """
+    rng = np.random.default_rng(seed)
+    n_img = max(2, num_instances // 3)
+    cats = np.arange(1, num_categories + 1)
+    gt_cats = cats[:-1] if num_categories > 1 else cats        # the last category has no GT
+    img_of = np.sort(rng.integers(1, n_img + 1, num_instances))
+    cat_of = rng.choice(gt_cats, num_instances)
+    wh = np.round(np.exp(rng.uniform(np.log(3), np.log(350), (num_instances, 2))), 2)
+    xy = np.round(rng.uniform(0, 500, (num_instances, 2)), 2)
+    crowd = rng.random(num_instances) < crowd_fraction
+    anns = [{"id": i + 1, "image_id": int(img_of[i]), "category_id": int(cat_of[i]),
+             "bbox": [float(xy[i, 0]), float(xy[i, 1]), float(wh[i, 0]), float(wh[i, 1])],
+             "area": float(wh[i, 0] * wh[i, 1]), "iscrowd": int(crowd[i])}
+            for i in range(num_instances)]
+    images = [{"id": j, "file_name": f"{j:06d}.jpg", "width": 900, "height": 900}
+              for j in range(1, n_img + 3)]                      # two images never used
+    categories = [{"id": int(c), "name": f"cat{c}", "supercategory": "clothes"} for c in cats]
+    gt = {"images": images, "annotations": anns, "categories": categories}
+    src = np.nonzero(rng.random(num_instances) > 0.1)[0]         # 10 % missed
+    src = np.concatenate([src, rng.choice(src, len(src) // 8)])  # duplicates
+    noise = rng.choice([0.0, 0.02, 0.08, 0.25], len(src))[:, None]
+    boxes = np.concatenate([xy[src], wh[src]], axis=1)
+    boxes += rng.normal(size=boxes.shape) * noise * np.repeat(wh[src], 2, axis=1)
+    boxes[:, 2:] = np.abs(boxes[:, 2:])
+    d_img, d_cat = img_of[src], cat_of[src].copy()
+    wrong = rng.random(len(src)) < 0.05
+    d_cat[wrong] = rng.choice(cats, int(wrong.sum()))            # incl. the GT-less category
+    n_fp = num_instances // 5
+    fp = np.concatenate([rng.uniform(0, 500, (n_fp, 2)), rng.uniform(3, 300, (n_fp, 2))], axis=1)
+    crowded = np.tile(np.concatenate([xy[0], wh[0]]), (130, 1)) + rng.normal(size=(130, 4))
+    boxes = np.concatenate([boxes, fp, crowded])
+    d_img = np.concatenate([d_img, rng.integers(1, n_img + 1, n_fp), np.full(130, img_of[0])])
+    fp_cat = rng.choice(cats, n_fp)
+    fp_cat[:3] = num_categories + 1                              # a category the GT lacks
+    d_cat = np.concatenate([d_cat, fp_cat, np.full(130, cat_of[0])])
+    scores = np.round(rng.uniform(0, 1, len(d_img)), 2)          # ties on purpose
+    silent = rng.random(n_img + 1) < 0.05                         # images without detections
+    silent[d_img[len(src):len(src) + 3]] = False
+    keep = np.nonzero(~silent[d_img])[0]
+    keep = keep[rng.permutation(len(keep))]                       # file order != image order
+    results = [{"image_id": int(d_img[i]), "category_id": int(d_cat[i]),
+                "bbox": [float(v) for v in np.round(boxes[i], 2)], "score": float(scores[i])}
+               for i in keep]
+    return gt, results
