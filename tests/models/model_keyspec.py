@@ -50,8 +50,11 @@ def layer(prefix: str, kind: str, c_in: int, planes: int, n: int, stride: int = 
 
 
 def hrnet_keys(widths: list[int], modules: tuple[int, int, int], num_joints: int,
-               blocks: int = 4) -> Shapes:
-    """Official pose_hrnet layout for STAGE{2,3,4} widths[:2], [:3], [:4] of BASIC blocks."""
+               blocks: int = 4, multi_scale: bool = False) -> Shapes:
+    """Official pose_hrnet layout for STAGE{2,3,4} widths[:2], [:3], [:4] of BASIC blocks.
+
+    ``multi_scale``: the HRNetV2 trunk (classification / detection): the last module keeps
+    every fuse row, and there is no ``final_layer``."""
     keys: Shapes = conv("conv1", 64, 3, 3) | bn("bn1", 64) | conv("conv2", 64, 64, 3) | bn("bn2", 64)
     k, c = layer("layer1", "BOTTLENECK", 64, 64, 4)
     keys |= k
@@ -71,7 +74,7 @@ def hrnet_keys(widths: list[int], modules: tuple[int, int, int], num_joints: int
             p = f"stage{s}.{m}"
             for br, ci in enumerate(cur):
                 keys |= layer(f"{p}.branches.{br}", "BASIC", ci, ci, blocks)[0]
-            rows = 1 if (s == 4 and m == n_modules - 1) else len(cur)
+            rows = 1 if (s == 4 and m == n_modules - 1 and not multi_scale) else len(cur)
             for i in range(rows):
                 for j in range(len(cur)):
                     f = f"{p}.fuse_layers.{i}.{j}"
@@ -81,6 +84,8 @@ def hrnet_keys(widths: list[int], modules: tuple[int, int, int], num_joints: int
                         out = cur[i] if d == i - j - 1 else cur[j]
                         keys |= conv(f"{f}.{d}.0", out, cur[j], 3) | bn(f"{f}.{d}.1", out)
         pre = cur
+    if multi_scale:
+        return keys
     return keys | conv("final_layer", num_joints, widths[0], 1, bias=True)
 
 

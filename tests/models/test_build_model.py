@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from clothpose.config import get_cfg
-from clothpose.models import MODEL_BUILDERS, build_model, final_output
+from clothpose.models import DETECTORS, MODEL_BUILDERS, build_model, final_output
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -28,14 +28,15 @@ def tiny_cfg(name: str, num_joints: int = 5, image=(64, 96)):
     return cfg
 
 
-FAMILIES = sorted(MODEL_BUILDERS)
+FAMILIES = sorted(set(MODEL_BUILDERS) - DETECTORS)   # heatmap models (detector: test_centernet)
 
 
 def test_registry_and_unknown_name():
     assert FAMILIES == ["cpn", "pose_hrnet", "pose_resnet"]
+    assert sorted(DETECTORS) == ["centernet"]
     cfg = tiny_cfg("pose_hourglass")
     with pytest.raises(ValueError, match=r"MODEL.NAME 'pose_hourglass' is unknown; valid names: "
-                                         r"\['cpn', 'pose_hrnet', 'pose_resnet'\]"):
+                                         r"\['centernet', 'cpn', 'pose_hrnet', 'pose_resnet'\]"):
         build_model(cfg)
 
 

@@ -1,7 +1,9 @@
-"""Model zoo: HRNet (``pose_hrnet``), SimpleBaseline (``pose_resnet``) and CPN (``cpn``).
+"""Model zoo: HRNet (``pose_hrnet``), SimpleBaseline (``pose_resnet``), CPN (``cpn``) and the
+CenterNet garment detector (``centernet``).
 
 Output convention: hrnet / pose_resnet return a Tensor (N, K, H/4, W/4); cpn returns a list
 ``[global, refine]`` of such Tensors. Consumers call ``final_output(out)`` for the heatmaps to decode.
+centernet returns a ``CenterNetOutput`` (heatmap logits, size, offset), decoded into boxes.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import torch
 from torch import nn
 from yacs.config import CfgNode
 
+from .centernet import CenterNetOutput, build_centernet
 from .cpn import CPN, build_cpn
 from .hrnet import PoseHighResolutionNet, build_pose_hrnet
 from .resnet import PoseResNet, ResNetBackbone, build_pose_resnet
@@ -28,7 +31,11 @@ MODEL_BUILDERS: dict[str, Callable[[CfgNode], nn.Module]] = {
     "pose_hrnet": build_pose_hrnet,
     "pose_resnet": build_pose_resnet,
     "cpn": build_cpn,
+    "centernet": build_centernet,
 }
+
+# Models whose output is boxes rather than keypoint heatmaps.
+DETECTORS = frozenset({"centernet"})
 
 
 def _check_input_size(cfg: CfgNode) -> None:
@@ -56,13 +63,17 @@ def build_model(cfg: CfgNode, is_train: bool = True) -> nn.Module:
         model = MODEL_BUILDERS[name](cfg)
     except ValueError as e:  # the builders name the MODEL.* key that is wrong
         raise ConfigError(str(e), file=cfg.CFG_NAME or None) from e
-    init_weights(model)
+    if callable(getattr(model, "init_weights", None)):
+        model.init_weights()  # e.g. CenterNet: HRNet's init plus the heatmap prior bias
+    else:
+        init_weights(model)
     if is_train and cfg.MODEL.INIT_WEIGHTS and cfg.MODEL.PRETRAINED:
         load_pretrained(model, cfg.MODEL.PRETRAINED, list(cfg.MODEL.EXTRA.PRETRAINED_LAYERS),
                         min_fraction=cfg.MODEL.MIN_LOADED_FRACTION)
     n_params = sum(p.numel() for p in model.parameters())
-    logger.info("built %s with %d keypoints, %.2fM parameters", name, cfg.MODEL.NUM_JOINTS,
-                n_params / 1e6)
+    outputs = f"{model.num_classes} classes" if name in DETECTORS else \
+        f"{cfg.MODEL.NUM_JOINTS} keypoints"
+    logger.info("built %s with %s, %.2fM parameters", name, outputs, n_params / 1e6)
     return model
 
 
@@ -79,5 +90,5 @@ __all__ = [
     "MODEL_BUILDERS", "build_model", "final_output", "init_weights", "load_pretrained",
     "init_from_checkpoint",
     "extract_state_dict", "LoadReport", "PoseHighResolutionNet", "PoseResNet", "ResNetBackbone",
-    "CPN", "INPUT_MULTIPLE",
+    "CPN", "INPUT_MULTIPLE", "CenterNetOutput", "DETECTORS",
 ]

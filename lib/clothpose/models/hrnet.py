@@ -113,12 +113,16 @@ def _transition(pre: Sequence[int], cur: Sequence[int]) -> nn.ModuleList:
     return nn.ModuleList(layers)
 
 
-class PoseHighResolutionNet(nn.Module):
-    """HRNet: stride-4 stem + Bottleneck layer1, then stages 2..4; heatmaps from branch 0."""
+class HighResolutionBackbone(nn.Module):
+    """HRNet trunk: stride-4 stem + Bottleneck layer1, then stages 2..4 (official key names).
 
-    def __init__(self, stages: Sequence[StageSpec], num_keypoints: int,
-                 final_conv_kernel: int = 1, stem_width: int = 64,
-                 layer1_planes: int = 64, layer1_blocks: int = 4) -> None:
+    ``multi_scale_output`` keeps all four branches after the last module (HRNetV2, as the
+    classification checkpoints and detectors use it); the pose model fuses into branch 0 only.
+    """
+
+    def __init__(self, stages: Sequence[StageSpec], stem_width: int = 64,
+                 layer1_planes: int = 64, layer1_blocks: int = 4,
+                 multi_scale_output: bool = False) -> None:
         super().__init__()
         if len(stages) != 3:
             raise ValueError(f"HRNet needs STAGE2..STAGE4 specs, got {len(stages)}")
@@ -136,32 +140,51 @@ class PoseHighResolutionNet(nn.Module):
             modules, in_ch = [], cur
             for m in range(spec.num_modules):
                 last = idx == 4 and m == spec.num_modules - 1
-                modules.append(HighResolutionModule(in_ch, spec, multi_scale_output=not last))
+                modules.append(HighResolutionModule(in_ch, spec,
+                                                    multi_scale_output=multi_scale_output or not last))
                 in_ch = modules[-1].out_channels
             setattr(self, f"stage{idx}", nn.Sequential(*modules))
             pre_channels = in_ch
-        self.final_layer = make_final_layer(pre_channels[0], num_keypoints, final_conv_kernel)
+        self.out_channels: list[int] = list(pre_channels)  # per branch, stride 4, 8, 16, 32
 
     @staticmethod
     def _apply_transition(transition: nn.ModuleList, ys: list[torch.Tensor]) -> list[torch.Tensor]:
         return [t(ys[i] if i < len(ys) else ys[-1]) for i, t in enumerate(transition)]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Branch outputs of the last stage, highest resolution (stride 4) first."""
         x = self.relu(self.bn1(self.conv1(x)))
         x = self.relu(self.bn2(self.conv2(x)))
         ys = [self.layer1(x)]
         for transition, stage in ((self.transition1, self.stage2), (self.transition2, self.stage3),
                                   (self.transition3, self.stage4)):
             ys = stage(self._apply_transition(transition, ys))
-        return self.final_layer(ys[0])
+        return ys
+
+
+class PoseHighResolutionNet(HighResolutionBackbone):
+    """HRNet: stride-4 stem + Bottleneck layer1, then stages 2..4; heatmaps from branch 0."""
+
+    def __init__(self, stages: Sequence[StageSpec], num_keypoints: int,
+                 final_conv_kernel: int = 1, stem_width: int = 64,
+                 layer1_planes: int = 64, layer1_blocks: int = 4) -> None:
+        super().__init__(stages, stem_width, layer1_planes, layer1_blocks)
+        self.final_layer = make_final_layer(self.out_channels[0], num_keypoints, final_conv_kernel)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.final_layer(self.features(x)[0])
+
+
+def hrnet_stages(cfg: CfgNode) -> list[StageSpec]:
+    """STAGE2..STAGE4 of ``MODEL.EXTRA``."""
+    return [StageSpec.from_cfg(cfg.MODEL.EXTRA[k], k) for k in ("STAGE2", "STAGE3", "STAGE4")]
 
 
 def build_pose_hrnet(cfg: CfgNode) -> PoseHighResolutionNet:
     """HRNet from ``MODEL.EXTRA`` (STAGE1 (layer1; W18-small style), STAGE2..4,
     FINAL_CONV_KERNEL, STEM_INPLANES)."""
     extra = cfg.MODEL.EXTRA
-    stages = [StageSpec.from_cfg(extra[k], k) for k in ("STAGE2", "STAGE3", "STAGE4")]
-    return PoseHighResolutionNet(stages, int(cfg.MODEL.NUM_JOINTS),
+    return PoseHighResolutionNet(hrnet_stages(cfg), int(cfg.MODEL.NUM_JOINTS),
                                  int(extra.FINAL_CONV_KERNEL), int(extra.STEM_INPLANES),
                                  int(extra.STAGE1.NUM_CHANNELS[0]),
                                  int(extra.STAGE1.NUM_BLOCKS[0]))
