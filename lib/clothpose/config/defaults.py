@@ -35,7 +35,7 @@ _C.CUDNN.DETERMINISTIC = False
 _C.CUDNN.ENABLED = True
 
 _C.MODEL = CN()
-_C.MODEL.NAME = "pose_hrnet"    # pose_hrnet | pose_resnet | cpn
+_C.MODEL.NAME = "pose_hrnet"    # pose_hrnet | pose_resnet | cpn | centernet (garment detector)
 _C.MODEL.INIT_WEIGHTS = True
 _C.MODEL.PRETRAINED = ""        # ImageNet / COCO weights, loaded per EXTRA.PRETRAINED_LAYERS
 _C.MODEL.MIN_LOADED_FRACTION = 0.25  # refuse PRETRAINED / TRAIN.INIT_FROM files that fit less of
@@ -78,15 +78,24 @@ _C.MODEL.EXTRA.NUM_DECONV_KERNELS = [4, 4, 4]
 # CPN (FashionAI): FPN width and refine-net bottleneck counts per level (P2..P5).
 _C.MODEL.EXTRA.FPN_CHANNELS = 256
 _C.MODEL.EXTRA.REFINE_BLOCKS = [1, 1, 2, 3]
-_C.MODEL.EXTRA.BACKBONE = "resnet"          # resnet | senet154
+_C.MODEL.EXTRA.BACKBONE = "resnet"          # CPN: resnet | senet154; centernet: resnet | hrnet
+# CenterNet detector heads (3x3 conv of HEAD_CONV channels + ReLU + 1x1); the heatmap head's last
+# bias starts at HEATMAP_BIAS (sigmoid = 0.1, the paper's prior). Classes = the scheme's categories.
+_C.MODEL.EXTRA.HEAD_CONV = 64
+_C.MODEL.EXTRA.HEATMAP_BIAS = -2.19
 
 _C.LOSS = CN()
 _C.LOSS.NAME = "mse"                # mse (HRNet JointsMSELoss) | cpn_l1 (FashionAI reference)
+                                    # | centernet (detectors; mse becomes centernet there)
 _C.LOSS.USE_OHKM = False            # online hard keypoint mining
 _C.LOSS.TOPK = 8                    # keypoints kept by OHKM
 _C.LOSS.OHKM_RATIO = 0.0            # >0: keep floor(K * ratio) instead of TOPK (CPN reference)
 _C.LOSS.USE_TARGET_WEIGHT = True
 _C.LOSS.USE_DIFFERENT_JOINTS_WEIGHT = False
+# CenterNet loss weights (paper: 1, 0.1, 1)
+_C.LOSS.HEATMAP_WEIGHT = 1.0
+_C.LOSS.SIZE_WEIGHT = 0.1
+_C.LOSS.OFFSET_WEIGHT = 1.0
 
 _C.DATASET = CN()
 _C.DATASET.ROOT = ""
@@ -117,6 +126,11 @@ _C.DATASET.BOX_CONVENTION = "hrnet"
 _C.DATASET.COLOR_JITTER = 0.0       # brightness/contrast/saturation jitter amplitude
 _C.DATASET.USE_UDP = False          # unbiased data processing end to end: UDP crop, targets and
                                     # back-projection (flip test then needs no SHIFT_HEATMAP)
+# detector (MODEL.NAME centernet) augmentation and targets; FLIP, COLOR_JITTER, COLOR_RGB apply too
+_C.DATASET.SCALE_RANGE = [0.6, 1.3]  # random zoom of the letterboxed image (< 1 crops)
+_C.DATASET.SHIFT_FACTOR = 0.2       # random crop centre shift, fraction of the image size
+_C.DATASET.MAX_OBJECTS = 64         # objects per image with a target (more are dropped)
+_C.DATASET.GAUSSIAN_RADIUS = "centernet"  # centernet (released code, ~3x larger) | exact (IoU-0.7 rule)
 
 _C.TRAIN = CN()
 _C.TRAIN.LR_FACTOR = 0.1
@@ -165,6 +179,8 @@ _C.TEST.COCO_BBOX_FILE = ""
 _C.TEST.BBOX_THRE = 1.0
 _C.TEST.MODEL_FILE = ""
 _C.TEST.MAX_IMAGES = 0              # >0: test / validate on the first N images (by image id)
+_C.TEST.DET_TOPK = 100              # detector: peaks kept per image (COCO's maxDets)
+_C.TEST.DET_SCORE_THRE = 0.01       # detector: boxes below this score are not written
 
 _C.DEBUG = CN()
 _C.DEBUG.DEBUG = False

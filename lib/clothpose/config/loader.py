@@ -139,6 +139,17 @@ def _normalise(cfg: CN) -> None:
         cfg.DATA_DIR = ""  # applied once; re-loading a dumped config must not prefix again
     if cfg.MODEL.NUM_JOINTS == 0:
         cfg.MODEL.NUM_JOINTS = get_scheme(cfg.DATASET.SCHEME).num_keypoints
+    if is_detector(cfg):  # CenterNet's outputs are at stride 4 by construction
+        cfg.MODEL.HEATMAP_SIZE = [int(v) // 4 for v in cfg.MODEL.IMAGE_SIZE]
+        if cfg.LOSS.NAME == "mse":  # the landmark default; a detector has its own loss
+            cfg.LOSS.NAME = "centernet"
+
+
+def is_detector(cfg: CN) -> bool:
+    """True when ``MODEL.NAME`` is a garment detector (boxes) rather than a landmark model."""
+    from ..models import DETECTORS
+
+    return cfg.MODEL.NAME in DETECTORS
 
 
 def output_stride(cfg: CN) -> int:
@@ -226,7 +237,7 @@ def validate(cfg: CN, source: str = "<config>") -> None:
             ("DEVICE", cfg.DEVICE, ("auto", "cpu", "cuda")),
             ("DATASET.INPUT", cfg.DATASET.INPUT, ("box", "image")),
             ("DATASET.BOX_CONVENTION", cfg.DATASET.BOX_CONVENTION, ("hrnet", "mmpose")),
-            ("LOSS.NAME", cfg.LOSS.NAME, ("mse", "cpn_l1")),
+            ("LOSS.NAME", cfg.LOSS.NAME, ("mse", "cpn_l1", "centernet")),
             ("TEST.NMS_MODE", cfg.TEST.NMS_MODE, ("hrnet", "mmpose"))):
         if value not in allowed:
             fail(key, f"{value!r} is not one of {allowed}")
@@ -242,10 +253,32 @@ def validate(cfg: CN, source: str = "<config>") -> None:
     if cfg.TEST.DARK_KERNEL and (cfg.TEST.DARK_KERNEL < 1 or cfg.TEST.DARK_KERNEL % 2 == 0):
         fail("TEST.DARK_KERNEL", f"{cfg.TEST.DARK_KERNEL} must be 0 (from MODEL.SIGMA) or a "
              "positive odd size")
+    if is_detector(cfg):
+        _validate_detector(cfg, fail)
     if cfg.TRAIN.END_EPOCH < cfg.TRAIN.BEGIN_EPOCH:
         fail("TRAIN.END_EPOCH", "is before TRAIN.BEGIN_EPOCH")
     if sorted(cfg.TRAIN.LR_STEP) != list(cfg.TRAIN.LR_STEP):
         fail("TRAIN.LR_STEP", "must be increasing")
+
+
+def _validate_detector(cfg: CN, fail) -> None:
+    from ..data.detection_targets import RADIUS_RULES
+
+    if cfg.DATASET.CATEGORIES:
+        fail("DATASET.CATEGORIES", f"{list(cfg.DATASET.CATEGORIES)}: a detector predicts every "
+             "category of the scheme; leave the list empty")
+    if cfg.DATASET.GAUSSIAN_RADIUS not in RADIUS_RULES:
+        fail("DATASET.GAUSSIAN_RADIUS", f"{cfg.DATASET.GAUSSIAN_RADIUS!r} is not one of "
+             f"{RADIUS_RULES}")
+    lo_hi = list(cfg.DATASET.SCALE_RANGE)
+    if len(lo_hi) != 2 or not 0 < lo_hi[0] <= lo_hi[1]:
+        fail("DATASET.SCALE_RANGE", f"{lo_hi}: expected [min, max] with 0 < min <= max")
+    if cfg.DATASET.MAX_OBJECTS < 1:
+        fail("DATASET.MAX_OBJECTS", f"{cfg.DATASET.MAX_OBJECTS} must be >= 1")
+    if cfg.LOSS.NAME != "centernet":
+        fail("LOSS.NAME", f"{cfg.LOSS.NAME!r}: MODEL.NAME centernet trains with 'centernet'")
+    if cfg.TEST.DET_TOPK < 1:
+        fail("TEST.DET_TOPK", f"{cfg.TEST.DET_TOPK} must be >= 1")
 
 
 def check_paths(cfg: CN, needs: Iterable[str]) -> None:

@@ -165,9 +165,13 @@ class CPNLoss(nn.Module):
 
 
 def build_loss(cfg: CfgNode) -> nn.Module:
-    """Loss from ``LOSS.NAME``: 'mse' (with LOSS.USE_OHKM / TOPK) or 'cpn_l1' (LOSS.OHKM_RATIO,
-    or TOPK / K when only USE_OHKM is set; no mining otherwise)."""
+    """Loss from ``LOSS.NAME``: 'mse' (with LOSS.USE_OHKM / TOPK), 'cpn_l1' (LOSS.OHKM_RATIO,
+    or TOPK / K when only USE_OHKM is set; no mining otherwise) or 'centernet' (detector;
+    LOSS.HEATMAP_WEIGHT / SIZE_WEIGHT / OFFSET_WEIGHT)."""
     name = cfg.LOSS.NAME
+    if name == "centernet":
+        from .detection_loss import CenterNetLoss
+        return CenterNetLoss(cfg.LOSS.HEATMAP_WEIGHT, cfg.LOSS.SIZE_WEIGHT, cfg.LOSS.OFFSET_WEIGHT)
     if name == "mse":
         if cfg.LOSS.USE_OHKM:
             return JointsOHKMMSELoss(cfg.LOSS.USE_TARGET_WEIGHT, int(cfg.LOSS.TOPK))
@@ -183,4 +187,4 @@ def build_loss(cfg: CfgNode) -> nn.Module:
         logger.info("CPN loss: RefineNet keeps the top %d of %d keypoint channels",
                     loss.num_kept(k), k)
         return loss
-    raise ValueError(f"LOSS.NAME {name!r} is unknown; valid names: ['cpn_l1', 'mse']")
+    raise ValueError(f"LOSS.NAME {name!r} is unknown; valid names: ['centernet', 'cpn_l1', 'mse']")

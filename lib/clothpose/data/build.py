@@ -95,7 +95,13 @@ def augment_params(cfg: CfgNode) -> AugmentParams:
 
 
 def build_dataset(cfg: CfgNode, image_set: str, is_train: bool) -> KeypointDataset:
-    """Dataset of ``image_set`` (train / validation / test) as the config describes it."""
+    """Dataset of ``image_set`` (train / validation / test) as the config describes it
+    (whole images with boxes for a detector, ``MODEL.NAME centernet``)."""
+    from ..config.loader import is_detector
+
+    if is_detector(cfg):
+        from .detection_dataset import build_detection_dataset
+        return build_detection_dataset(cfg, image_set, is_train)
     scheme = get_scheme(cfg.DATASET.SCHEME)
     # COCO-style files serve every family (user schemes too) unless one registered its own
     # reader; FashionAI ships CSVs and needs one.
