@@ -1,4 +1,4 @@
-"""Train a keypoint model from an experiment file.
+"""Train a keypoint model (or a garment detector) from an experiment file.
 
     python tools/train.py --cfg experiments/deepfashion2/<exp>.yaml [KEY VALUE ...]
     torchrun --nproc_per_node 2 tools/train.py --cfg ...      # DistributedDataParallel
@@ -22,6 +22,7 @@ from clothpose.config import check_paths, load_config
 from clothpose.core.checkpoint import (load_training_state, restore_optimizer,
                                        save_training_state, save_weights)
 from clothpose.core.debug import debug_images, save_debug_images
+from clothpose.core.evaluators import evaluator_class
 from clothpose.core.function import train_one_epoch
 from clothpose.core.loss import build_loss
 from clothpose.core.optim import (apply_schedule, build_optimizer, build_scheduler,
@@ -179,8 +180,9 @@ def run_epoch(cfg, info, dirs, t: Training, epoch: int) -> tuple[float, float, f
     t.train_set.set_epoch(epoch)
     steps = len(t.loader) if cfg.TRAIN.MAX_ITERS_PER_EPOCH <= 0 else \
         min(len(t.loader), cfg.TRAIN.MAX_ITERS_PER_EPOCH)
+    task = evaluator_class(cfg)
     hook = None
-    if cfg.DEBUG.DEBUG and info.is_main:
+    if cfg.DEBUG.DEBUG and info.is_main and task.debug_pictures:
         hook = lambda x, tg, o, step: save_debug_images(  # noqa: E731
             cfg, debug_images(x, tg, o, cfg.DATASET.COLOR_RGB), dirs.output / "debug",
             f"train_epoch{epoch}", t.writer, step)
@@ -192,7 +194,7 @@ def run_epoch(cfg, info, dirs, t: Training, epoch: int) -> tuple[float, float, f
                                 max_iters=cfg.TRAIN.MAX_ITERS_PER_EPOCH,
                                 print_freq=cfg.PRINT_FREQ, writer=t.writer,
                                 global_step=epoch * steps, show_progress=info.is_main,
-                                debug_hook=hook)
+                                debug_hook=hook, accuracy=task.train_accuracy)
     except TrainingError as e:
         kept = dirs.output / "checkpoint.pth"
         state = f"{kept} keeps the state before epoch {epoch}" if kept.exists() else \
@@ -268,7 +270,7 @@ def validate_epoch(cfg, info, dirs, t: Training, epoch: int) -> None:
 def check_inputs(cfg) -> None:
     """Files the run needs, checked by every process before anything is created."""
     check_paths(cfg, ["root", "pretrained", "init_from"]
-                + ([] if cfg.TEST.USE_GT_BBOX or not cfg.TRAIN.VAL_FREQ else ["bbox_file"]))
+                + (evaluator_class(cfg).input_paths(cfg) if cfg.TRAIN.VAL_FREQ else []))
 
 
 def main(argv=None) -> int:

@@ -103,3 +103,33 @@ def boxes_to_image(boxes: np.ndarray, center: np.ndarray, scale: np.ndarray,
 def xyxy_to_xywh(boxes: np.ndarray) -> np.ndarray:
     b = np.asarray(boxes, dtype=np.float64)
     return np.concatenate([b[..., :2], b[..., 2:] - b[..., :2]], axis=-1)
+
+
+@dataclass
+class ImageDetections:
+    """Detections of one image in pixels: boxes (n, 4) x, y, w, h, scores (n,), category ids
+    (n,), sorted by descending score."""
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    category_ids: np.ndarray
+
+
+def detections_in_images(heat: torch.Tensor, size: torch.Tensor, offset: torch.Tensor,
+                         centers: np.ndarray, scales: np.ndarray, image_sizes: np.ndarray,
+                         category_ids: np.ndarray, k: int = 100, score_thr: float = 0.0
+                         ) -> list[ImageDetections]:
+    """Top-``k`` boxes of a batch (sigmoid heatmaps, sizes, offsets) mapped back to each image
+    (``centers`` / ``scales`` of its input warp, ``image_sizes`` (N, 2) w, h), clipped to it,
+    scored >= ``score_thr``; class channels become ``category_ids[channel]``."""
+    det = decode_centernet(heat, size, offset, k)
+    out_size = (int(heat.shape[3]), int(heat.shape[2]))
+    cats = np.asarray(category_ids, dtype=np.int64)
+    result = []
+    for i in range(len(det.boxes)):
+        keep = det.scores[i] >= score_thr
+        boxes = boxes_to_image(det.boxes[i][keep], centers[i], scales[i], out_size,
+                               tuple(int(v) for v in image_sizes[i]))
+        result.append(ImageDetections(xyxy_to_xywh(boxes), det.scores[i][keep],
+                                      cats[det.classes[i][keep]]))
+    return result

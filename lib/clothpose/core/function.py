@@ -35,6 +35,18 @@ def _to_device(x: torch.Tensor, device: torch.device, channels_last: bool = Fals
     return x.contiguous(memory_format=torch.channels_last) if channels_last and x.dim() == 4 else x
 
 
+def _targets_to_device(target: Any, device: torch.device) -> Any:
+    """A target tensor, or a dict of them (detectors), on ``device``."""
+    if isinstance(target, dict):
+        return {k: v.to(device, non_blocking=True) for k, v in target.items()}
+    return target.to(device, non_blocking=True)
+
+
+def heatmap_batch_accuracy(outputs: Any, target: torch.Tensor) -> tuple[float, int]:
+    """HRNet's heatmap accuracy of a batch (the landmark models' training metric)."""
+    return heatmap_accuracy(final_output(outputs).detach().cpu().numpy(), target.cpu().numpy())
+
+
 def _finite_everywhere(loss: torch.Tensor) -> bool:
     """Whether the loss is finite on every process (one tiny all-reduce under DDP), so that all
     ranks stop together instead of one waiting forever in the gradient all-reduce."""
@@ -65,11 +77,12 @@ def train_one_epoch(model: nn.Module, loader: Iterable, criterion: nn.Module,
                     scaler: torch.amp.GradScaler | None = None, amp: bool = False,
                     channels_last: bool = False, max_iters: int = 0, print_freq: int = 20,
                     writer: Any = None, global_step: int = 0, show_progress: bool = True,
-                    debug_hook: Any = None) -> EpochStats:
+                    debug_hook: Any = None, accuracy: Any = heatmap_batch_accuracy) -> EpochStats:
     """One pass over ``loader``; returns mean loss / heatmap accuracy (this process's share).
 
     ``debug_hook(inputs, target, output, step)``, when given, is called on the first batch
-    (DEBUG pictures)."""
+    (DEBUG pictures). ``accuracy(outputs, target) -> (value, count)`` is the monitored metric
+    (heatmap accuracy; None for models without one, e.g. detectors: reported as NaN)."""
     model.train()
     total_loss, total_acc, n_acc, samples, it = 0.0, 0.0, 0, 0, 0
     start = time.perf_counter()
@@ -79,7 +92,7 @@ def train_one_epoch(model: nn.Module, loader: Iterable, criterion: nn.Module,
     try:
         for it, (inputs, target, target_weight, _meta) in enumerate(loader, start=1):
             inputs = _to_device(inputs, device, channels_last)
-            target = target.to(device, non_blocking=True)
+            target = _targets_to_device(target, device)
             target_weight = target_weight.to(device, non_blocking=True)
             with _autocast(device, amp):
                 outputs = model(inputs)
@@ -98,19 +111,19 @@ def train_one_epoch(model: nn.Module, loader: Iterable, criterion: nn.Module,
                 loss.backward()
                 optimizer.step()
             bs = inputs.shape[0]
-            acc, cnt = heatmap_accuracy(final_output(outputs).detach().cpu().numpy(),
-                                        target.cpu().numpy())
+            acc, cnt = accuracy(outputs, target) if accuracy is not None else (0.0, 0)
             total_loss += loss.item() * bs
             samples += bs
             total_acc, n_acc = total_acc + acc * cnt, n_acc + cnt
             bar.update(1)
-            bar.set_postfix(loss=f"{total_loss / samples:.6f}",
-                            acc=f"{total_acc / max(n_acc, 1):.3f}")
+            shown = {"acc": f"{total_acc / max(n_acc, 1):.3f}"} if accuracy is not None else {}
+            bar.set_postfix(loss=f"{total_loss / samples:.6f}", **shown)
             if debug_hook is not None and it == 1:
                 debug_hook(inputs, target, final_output(outputs), global_step + it)
             if writer is not None:
                 writer.add_scalar("train/loss", loss.item(), global_step + it)
-                writer.add_scalar("train/accuracy", acc, global_step + it)
+                if accuracy is not None:
+                    writer.add_scalar("train/accuracy", acc, global_step + it)
             if print_freq and it % print_freq == 0:
                 logger.info("epoch %d [%d/%d] loss %.6f acc %.3f", epoch, it, n_iters,
                             total_loss / samples, total_acc / max(n_acc, 1))
@@ -118,7 +131,8 @@ def train_one_epoch(model: nn.Module, loader: Iterable, criterion: nn.Module,
                 break
     finally:  # an exception (e.g. a NaN loss) must not leave the bar on the error line
         bar.close()
-    return EpochStats(total_loss / max(samples, 1), total_acc / max(n_acc, 1), samples,
+    mean_acc = total_acc / max(n_acc, 1) if accuracy is not None else float("nan")
+    return EpochStats(total_loss / max(samples, 1), mean_acc, samples,
                       time.perf_counter() - start, it)
 
 
@@ -188,31 +202,3 @@ def predict_heatmaps(model: nn.Module, inputs: torch.Tensor, *, flip_index: np.n
     if shift_heatmap:  # HRNet: the flipped map is one pixel off after mirroring; shift right
         back[..., 1:] = back[..., :-1].copy()
     return (heat + back) * 0.5
-
-
-def run_inference(model: nn.Module, loader: Iterable, decode: Any, *,
-                  flip_index: np.ndarray | None = None, shift_heatmap: bool = False,
-                  amp: bool = False, channels_last: bool = False,
-                  show_progress: bool = True) -> RawPredictions | None:
-    """Predict every box of ``loader``; ``decode(heatmaps, centers, scales) -> (xy, maxvals)``.
-
-    Returns None when the loader yields nothing (an empty shard of a distributed run)."""
-    model.eval()
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in RawPredictions.__dataclass_fields__}
-    for inputs, _t, _w, meta in tqdm(loader, desc="inference", disable=not show_progress,
-                                     leave=False, dynamic_ncols=True):
-        heat = predict_heatmaps(model, inputs, flip_index=flip_index,
-                                shift_heatmap=shift_heatmap, amp=amp, channels_last=channels_last)
-        center, scale = meta["center"].numpy(), meta["scale"].numpy()
-        xy, maxvals = decode(heat, center, scale)
-        parts["keypoints"].append(np.concatenate([xy, maxvals.reshape(*xy.shape[:2], 1)], axis=2))
-        parts["indices"].append(meta["index"].numpy())
-        parts["image_ids"].append(meta["image_id"].numpy())
-        parts["category_ids"].append(meta["category_id"].numpy())
-        parts["box_scores"].append(meta["score"].numpy().astype(np.float64))
-        parts["centers"].append(center)
-        parts["scales"].append(scale)
-        parts["source_boxes"].append(meta["box"].numpy().astype(np.float64))
-    if not parts["indices"]:
-        return None
-    return RawPredictions(**{k: np.concatenate(v) for k, v in parts.items()})

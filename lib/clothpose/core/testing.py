@@ -17,9 +17,9 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from yacs.config import CfgNode
 
 from ..keypoints import KeypointScheme, get_scheme
-from ..utils.dist import DistInfo, all_gather_objects
+from ..utils.dist import DistInfo
 from ..utils.io import atomic_write_json
-from .function import RawPredictions, run_inference
+from .function import RawPredictions
 from .inference import dark_kernel_size, get_final_preds, rescore
 
 logger = logging.getLogger(__name__)
@@ -71,13 +71,11 @@ def make_decoder(cfg: CfgNode):
 def predict_dataset(cfg: CfgNode, model: nn.Module, dataset: Any, info: DistInfo,
                     show_progress: bool = True) -> RawPredictions:
     """All boxes of ``dataset`` predicted (flip test per config), gathered on every rank."""
-    scheme: KeypointScheme = dataset.scheme
-    flip_index = scheme.flip_index if cfg.TEST.FLIP_TEST else None
-    part = run_inference(model, shard_loader(cfg, dataset, info), make_decoder(cfg),
-                         flip_index=flip_index, shift_heatmap=cfg.TEST.SHIFT_HEATMAP,
-                         amp=cfg.TRAIN.AMP, channels_last=cfg.TRAIN.CHANNELS_LAST,
-                         show_progress=show_progress and info.is_main)
-    return RawPredictions.concatenate(all_gather_objects(part), scheme.num_keypoints)
+    from .evaluators import HeatmapEvaluator, process_dataset
+
+    evaluator = HeatmapEvaluator(cfg, dataset, info, results_dir=".")
+    process_dataset(model, dataset, evaluator, cfg, info, show_progress)
+    return evaluator.predictions()
 
 
 def official_scheme(scheme: KeypointScheme) -> KeypointScheme:
@@ -177,25 +175,17 @@ def empty_cuda_cache() -> None:
 
 def validate(cfg: CfgNode, model: nn.Module, dataset: Any, info: DistInfo, results_dir: Path,
              tag: str) -> dict:
-    """Full test path on ``dataset``; returns the stats (AP, ..., per_category) on every rank."""
-    from ..evaluation import format_stats_table
-    from ..utils.dist import broadcast_buffers, broadcast_object
+    """The task's test path on ``dataset`` (landmarks, FashionAI or boxes; see
+    ``evaluators``); returns the stats on every rank, ``"AP"`` = -inf without ground truth."""
+    from ..utils.dist import broadcast_buffers
     from .checkpoint import unwrap
+    from .evaluators import build_evaluator, inference_on_dataset
 
     # Not through the DDP wrapper: its forward broadcasts buffers, a collective that ranks with
     # no validation batch (more ranks than boxes) never join -> deadlock. The broadcast is done
     # here once, by every rank, so all ranks still validate with rank 0's BatchNorm statistics.
     broadcast_buffers(model)
-    raw = predict_dataset(cfg, unwrap(model), dataset, info)
-    stats: dict = {}
-    if info.is_main and dataset.scheme.family == "fashionai":  # CSV + NE; AP = -NE
-        from ..workflow.fashionai import validate_fashionai
-        stats = validate_fashionai(raw, dataset, Path(results_dir), tag, cfg.DATASET.TEST_SET)
-    elif info.is_main:
-        sub = postprocess(cfg, raw, dataset.scheme)
-        name = f"keypoints_{cfg.DATASET.TEST_SET}_results_{tag}.json"
-        stats = evaluate_submission(sub, dataset.evaluation_gt(), Path(results_dir) / name)
-        save_stats(stats, Path(results_dir) / f"stats_{cfg.DATASET.TEST_SET}_{tag}.json")
-        logger.info("evaluation (%s, %d instances):\n%s", tag, len(sub.scores),
-                    format_stats_table(stats))
-    return broadcast_object(stats)
+    evaluator = build_evaluator(cfg, dataset, info, results_dir, tag=tag)
+    stats = inference_on_dataset(unwrap(model), dataset, evaluator, cfg, info)
+    stats.setdefault("AP", float("-inf"))
+    return stats

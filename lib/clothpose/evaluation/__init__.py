@@ -13,12 +13,12 @@ from .fast_eval import KeypointEvalResult, detection_areas, evaluate_keypoints, 
 from .groundtruth import GroundTruth, GroundTruthError, validate_ground_truth
 from .params import BOX_STAT_NAMES, STAT_NAMES
 from .reference import evaluate_boxes_with_pycocotools, evaluate_with_pycocotools
-from .report import format_category_table, format_stats_table
+from .report import format_box_table, format_category_table, format_stats_table
 from .results import (Results, ResultsError, carries_bbox, load_results, read_results_list,
                       submission_keypoints, write_results)
 
 __all__ = [
-    "BOX_STAT_NAMES", "BoxEvalResult", "BoxResults", "evaluate_boxes",
+    "BOX_STAT_NAMES", "BoxEvalResult", "format_box_table", "BoxResults", "evaluate_boxes",
     "evaluate_boxes_with_pycocotools", "is_box_results", "load_box_results", "write_box_results",
     "GroundTruth", "GroundTruthError", "KeypointEvalResult", "Results", "ResultsError",
     "STAT_NAMES", "carries_bbox", "detection_areas", "evaluate_keypoints",

@@ -73,14 +73,17 @@ def evaluate_boxes_with_pycocotools(gt: str | os.PathLike | dict,
     """Run COCOeval('bbox') as the official DeepFashion2 detection evaluation does.
 
     Same structure as ``evaluate_boxes``: the 12 stats keyed by ``BOX_STAT_NAMES``, AP per
-    category name (area all, maxDets 100), precision (T, R, C, A, M), recall (T, C, A, M).
+    category name (area all, maxDets 100), precision (T, R, C, A, M), recall (T, C, A, M) and
+    the number of results of categories the GT does not list (ignored, as COCOeval does).
     """
     from pycocotools.cocoeval import COCOeval
-    from pycocotools.coco import COCO
 
+    source = "<dict>" if isinstance(gt, dict) else str(gt)
+    data = gt if isinstance(gt, dict) else GroundTruth.read_json(gt)
+    validate_ground_truth(data, source, keypoints=False)   # the fast evaluator's checks
     quiet = io.StringIO()
     with contextlib.redirect_stdout(quiet):
-        coco_gt = COCO(str(gt)) if not isinstance(gt, dict) else _coco_from_dict(gt)
+        coco_gt = _coco_from_dict(data)
         if isinstance(results, list):
             results = [dict(r) for r in results]
         coco_dt = _load_results(coco_gt, results)
@@ -88,11 +91,13 @@ def evaluate_boxes_with_pycocotools(gt: str | os.PathLike | dict,
         ev.evaluate()
         ev.accumulate()
         ev.summarize()
+    known = set(coco_gt.getCatIds())
+    ignored = sum(a["category_id"] not in known for a in coco_dt.dataset["annotations"])
     stats = {name: float(v) for name, v in zip(BOX_STAT_NAMES, ev.stats)}
     precision = ev.eval["precision"]
     per_category = {coco_gt.cats[c]["name"]: mean_defined(precision[:, :, k, 0, -1])
                     for k, c in enumerate(ev.params.catIds)}
-    return BoxEvalResult(stats, per_category, precision, ev.eval["recall"])
+    return BoxEvalResult(stats, per_category, precision, ev.eval["recall"], ignored)
 
 
 def _coco_from_dict(data: dict):

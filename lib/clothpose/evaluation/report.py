@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from .params import STAT_NAMES
+from .params import BOX_STAT_NAMES, STAT_NAMES
 
 
 def format_stats_table(stats: Mapping[str, float], digits: int = 4) -> str:
@@ -11,6 +11,14 @@ def format_stats_table(stats: Mapping[str, float], digits: int = 4) -> str:
     head = "| " + " | ".join(STAT_NAMES) + " |"
     rule = "|" + "|".join("---" for _ in STAT_NAMES) + "|"
     row = "| " + " | ".join(_fmt(stats[n], digits) for n in STAT_NAMES) + " |"
+    return "\n".join([head, rule, row])
+
+
+def format_box_table(stats: Mapping[str, float], digits: int = 4) -> str:
+    """One-row markdown table with the 12 COCO box numbers (AP ... ARl); -1 stays -1."""
+    head = "| " + " | ".join(BOX_STAT_NAMES) + " |"
+    rule = "|" + "|".join("---" for _ in BOX_STAT_NAMES) + "|"
+    row = "| " + " | ".join(_fmt(stats[n], digits) for n in BOX_STAT_NAMES) + " |"
     return "\n".join([head, rule, row])
 
 
