@@ -1,11 +1,13 @@
-"""Export a landmark model to ONNX (dynamic batch) and check it against PyTorch.
+"""Export a landmark model or garment detector to ONNX (dynamic batch), check it against PyTorch.
 
     python tools/export_onnx.py --cfg X.yaml --weights m.pth --out model.onnx [--opset 17]
 
 The file's input is the normalised NCHW float32 crop of MODEL.IMAGE_SIZE, its output the
-heatmaps decoded by the predictor (CPN: the final stage). After export, onnx.checker runs and
-onnxruntime (CPU) is compared with PyTorch on random inputs of batch 1 and 3; the tool exits
-with 1 when the max abs difference exceeds --tolerance (x max(1, largest heatmap value)).
+heatmaps decoded by the predictor (CPN: the final stage); a detector (MODEL.NAME centernet) has
+three outputs, ``heatmap`` (logits), ``size`` and ``offset``, which tools/infer.py --detector
+decodes. After export, onnx.checker runs and onnxruntime (CPU) is compared with PyTorch on
+random inputs of batch 1 and 3; the tool exits with 1 when the max abs difference exceeds
+--tolerance (x max(1, largest output value)).
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import logging
 import sys
 
 from clothpose.config import load_config
+from clothpose.config.loader import is_detector
 from clothpose.core.checkpoint import load_model_weights
 from clothpose.models import build_model
 from clothpose.predict.export import check_onnx, export_onnx
@@ -56,8 +59,11 @@ def main(argv=None) -> int:
         logger.warning("no weights given: exporting the randomly initialised model")
     model.eval()
     meta = {"clothpose.scheme": cfg.DATASET.SCHEME, "clothpose.model": cfg.MODEL.NAME,
-            "clothpose.image_size": "x".join(str(v) for v in cfg.MODEL.IMAGE_SIZE),
-            "clothpose.num_keypoints": str(cfg.MODEL.NUM_JOINTS)}
+            "clothpose.image_size": "x".join(str(v) for v in cfg.MODEL.IMAGE_SIZE)}
+    if is_detector(cfg):
+        meta["clothpose.num_classes"] = str(model.num_classes)
+    else:
+        meta["clothpose.num_keypoints"] = str(cfg.MODEL.NUM_JOINTS)
     path = export_onnx(model, cfg.MODEL.IMAGE_SIZE, args.out, args.opset, meta)
     if not args.check:
         print(f"exported {path} (not checked)")
@@ -66,7 +72,7 @@ def main(argv=None) -> int:
     limit = args.tolerance * max(1.0, peak)
     ok = diff <= limit
     print(f"exported {path}: onnx.checker ok; onnxruntime vs PyTorch max abs diff {diff:.3e} "
-          f"(batch 1 and 3; heatmap max {peak:.3g}; limit {limit:.3g}) -> "
+          f"(batch 1 and 3; output max {peak:.3g}; limit {limit:.3g}) -> "
           f"{'OK' if ok else 'FAILED'}")
     return 0 if ok else 1
 

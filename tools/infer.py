@@ -4,9 +4,13 @@
         --boxes whole-image --category 1 --out out/
     python tools/infer.py --cfg X.yaml --onnx model.onnx --images 'val/image/*.jpg' \
         --detections det.json --score-thr 0.3 --flip --out out/
+    python tools/infer.py --detector det.yaml --detector-weights d.pth \
+        --cfg X.yaml --weights m.pth --images photos/ --out out/      # photos -> garments -> landmarks
 
 Writes <out>/<name>.json (DeepFashion2 result entries + compact per-category landmarks),
-<out>/<name>.png (skeletons drawn) and <out>/results.json (submission format, all images).
+<out>/<name>.png (boxes, category names and scores, skeletons) and <out>/results.json
+(submission format, all images); with --detector also <out>/detections.json (every detection
+kept, COCO bbox results), and each detected box is predicted with its detected category.
 <name> is the file stem; inputs sharing a stem (a/x.jpg, b/x.jpg; x.jpg, x.png) get their
 relative path (a/x, b/x; x.jpg, x.png) so that no output overwrites another. Boxes find their
 image by file_name, or (COCO detections) by image_id = the last number in the file name; images
@@ -44,9 +48,17 @@ def build_parser() -> argparse.ArgumentParser:
                      help="COCO bbox results (image_id or file_name, category_id, bbox, score)")
     src.add_argument("--boxes", default=None,
                      help="'whole-image' (the default), or a boxes .json / .csv file")
+    src.add_argument("--detector", default="",
+                     help="garment detector experiment YAML (MODEL.NAME centernet): boxes and "
+                          "categories come from it")
+    det = p.add_mutually_exclusive_group()
+    det.add_argument("--detector-weights", default="",
+                     help="detector weights (default: its TEST.MODEL_FILE)")
+    det.add_argument("--detector-onnx", default="", help="exported detector (onnxruntime)")
     p.add_argument("--category", type=int, default=None,
                    help="category of whole-image boxes; with other sources, keep only it")
-    p.add_argument("--score-thr", type=float, default=0.0, help="minimum detection score")
+    p.add_argument("--score-thr", type=float, default=None,
+                   help="minimum detection score (default: 0.3 with --detector, else 0)")
     flip = p.add_mutually_exclusive_group()
     flip.add_argument("--flip", dest="flip", action="store_true", default=None,
                       help="flip test (default: TEST.FLIP_TEST)")
@@ -86,6 +98,28 @@ def check_network(args, cfg) -> None:
                          f"expected one of {list(scheme.category_ids)}", field="--category")
     if args.batch_size < 1:
         raise InputError(f"expected >= 1, got {args.batch_size}", field="--batch-size")
+    if (args.detector_weights or args.detector_onnx) and not args.detector:
+        raise InputError("needs --detector det.yaml (the detector's experiment file)",
+                         field="--detector-weights" if args.detector_weights else
+                         "--detector-onnx")
+
+
+def load_detector(args):
+    """The garment detector of ``--detector`` (weights: --detector-weights, --detector-onnx or
+    its TEST.MODEL_FILE, which must exist), or None."""
+    if not args.detector:
+        return None
+    from clothpose.predict.detector import Detector
+
+    det_cfg = load_config(args.detector)
+    if not args.detector_onnx:
+        weights = args.detector_weights or det_cfg.TEST.MODEL_FILE
+        if not weights or not Path(weights).is_file():
+            raise InputError("does not exist; expected the detector's weights",
+                             file=weights or None, field="--detector-weights")
+    return Detector(det_cfg, weights=args.detector_weights or None,
+                    onnx=args.detector_onnx or None, device=args.device, flip_test=args.flip,
+                    batch_size=args.batch_size)
 
 
 def main(argv=None) -> int:
@@ -95,9 +129,11 @@ def main(argv=None) -> int:
     files = list_images(args.images)
     out = Path(args.out)
     setup_logger(out, filename="infer_log.txt")
-    source = args.detections or args.boxes
-    boxes, unmatched = load_box_source(args.boxes, args.detections or None, files,
-                                       args.category, args.score_thr)
+    detector = load_detector(args)
+    score_thr = args.score_thr if args.score_thr is not None else (0.3 if detector else 0.0)
+    source = args.detections or args.boxes or (f"--detector {args.detector}" if detector else None)
+    boxes, unmatched = ({}, 0) if detector else \
+        load_box_source(args.boxes, args.detections or None, files, args.category, score_thr)
     named = sum(len(b) for b in boxes.values())
     if unmatched and not named:
         raise InputError(f"none of its {unmatched} boxes names one of the {len(files)} input "
@@ -111,7 +147,8 @@ def main(argv=None) -> int:
                           device=args.device, flip_test=args.flip, batch_size=args.batch_size)
     vis_thr = cfg.TEST.IN_VIS_THRE if args.vis_thr is None else args.vis_thr
     summary = run_images(predictor, files, boxes, image_ids(files), out, vis=not args.no_vis,
-                         vis_thr=vis_thr, progress=not args.no_progress)
+                         vis_thr=vis_thr, progress=not args.no_progress, detector=detector,
+                         det_score_thr=score_thr, det_category=args.category)
     print(summary.line(out))
     if summary.images == 0:
         raise InputError(f"none of the {len(files)} images could be read; nothing was predicted",
@@ -119,7 +156,7 @@ def main(argv=None) -> int:
     if summary.instances == 0:
         why = (f"all {summary.dropped_boxes} boxes were outside their image or of a category "
                "the model does not predict") if summary.dropped_boxes else \
-            f"no box is left after --score-thr {args.score_thr:g} and --category"
+            f"no box is left after --score-thr {score_thr:g} and --category"
         raise InputError(f"{why}; nothing was predicted", file=source or "whole-image")
     return 0
 

@@ -107,3 +107,39 @@ def test_multi_output_model_exports_final_stage(tmp_path):
     np.testing.assert_allclose(sess.run(None, {"input": x.numpy()})[0], want, atol=1e-5)
     diff, peak = check_onnx(path, model, (32, 64))
     assert diff < 1e-5 * max(1.0, peak)
+
+
+def test_detector_exports_three_outputs_that_decode_like_pytorch(tmp_path, capsys):
+    from clothpose.core.detection_decode import decode_centernet, merge_flip
+
+    cfg_path = ROOT / "experiments" / "demo" / "tiny_centernet.yaml"
+    opts = ["MODEL.IMAGE_SIZE", "[96, 64]"]
+    cfg = load_config(str(cfg_path), opts)
+    torch.manual_seed(2)
+    model = build_model(cfg, is_train=False)
+    for m in model.modules():                 # outputs of order 1, like a trained model's
+        if isinstance(m, torch.nn.Conv2d):
+            torch.nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+    model.eval()
+    torch.save(model.state_dict(), tmp_path / "d.pth")
+    assert EXPORT.main(["--cfg", str(cfg_path), "--weights", str(tmp_path / "d.pth"), "--out",
+                        str(tmp_path / "d.onnx"), *opts]) == 0
+    assert "-> OK" in capsys.readouterr().out
+    proto = onnx.load(str(tmp_path / "d.onnx"))
+    meta = {p.key: p.value for p in proto.metadata_props}
+    assert meta["clothpose.model"] == "centernet" and meta["clothpose.num_classes"] == "13"
+    sess = ort.InferenceSession(str(tmp_path / "d.onnx"), providers=["CPUExecutionProvider"])
+    assert [o.name for o in sess.get_outputs()] == ["heatmap", "size", "offset"]
+    x = torch.randn(2, 3, 64, 96)
+    with torch.inference_mode():
+        ref = model(x)
+        ref_f = model(x.flip(3))
+    got = sess.run(None, {"input": x.numpy()})
+    got_f = sess.run(None, {"input": x.flip(3).numpy()})
+    assert [g.shape for g in got] == [(2, 13, 16, 24), (2, 2, 16, 24), (2, 2, 16, 24)]
+    for g, r in zip(got, ref):
+        assert np.abs(g - r.numpy()).max() < 1e-4 * max(1.0, float(r.abs().max()))
+    det_ref = decode_centernet(*merge_flip(ref[0], ref[1], ref[2], ref_f[0], ref_f[1]), k=20)
+    det_got = decode_centernet(*merge_flip(got[0], got[1], got[2], got_f[0], got_f[1]), k=20)
+    np.testing.assert_allclose(det_got.scores, det_ref.scores, atol=1e-5)
+    np.testing.assert_allclose(det_got.boxes, det_ref.boxes, atol=1e-3)

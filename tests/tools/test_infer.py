@@ -163,3 +163,81 @@ def test_input_errors(setup, tmp_path):
         run(setup, tmp_path, "--weights", str(d / "w.pth"), "--boxes", str(bad))
     with pytest.raises(FileNotFoundError, match="no such file"):
         run(setup, tmp_path, "--weights", str(d / "w.pth"), "--images", str(tmp_path / "x*.png"))
+
+
+@pytest.fixture(scope="module")
+def detector_setup(setup, tmp_path_factory):
+    """A tiny detector at 64x64 keeping its 4 best peaks; random weights scaled so that the
+    heatmap logits are O(1) and the boxes a few cells wide (as a trained model's)."""
+    d = tmp_path_factory.mktemp("detector")
+    det_cfg = d / "det.yaml"
+    det_cfg.write_text(f"_BASE_: {ROOT / 'experiments' / 'demo' / 'tiny_centernet.yaml'}\n"
+                       "MODEL: {IMAGE_SIZE: [64, 64]}\nTEST: {DET_TOPK: 4, FLIP_TEST: true}\n")
+    cfg = load_config(str(det_cfg), [])
+    torch.manual_seed(3)
+    model = build_model(cfg, is_train=False)
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+    model.eval()
+    with torch.no_grad():
+        out = model(torch.randn(2, 3, 64, 64))
+        for head, o, amplitude, bias in ((model.hm, out.heatmap, 3.0, 0.0),
+                                         (model.wh, out.size, 2.0, 6.0),
+                                         (model.reg, out.offset, 0.5, 0.5)):
+            head[-1].weight *= amplitude / o.abs().max()
+            head[-1].bias.fill_(bias)
+    torch.save(model.state_dict(), d / "d.pth")
+    return d, det_cfg, cfg
+
+
+def test_detector_boxes_feed_the_landmark_model(setup, detector_setup, tmp_path, capsys):
+    from clothpose.predict.detector import Detector
+
+    d = setup[0]
+    dd, det_cfg, cfg = detector_setup
+    out = run(setup, tmp_path, "--weights", str(d / "w.pth"), "--detector", str(det_cfg),
+              "--detector-weights", str(dd / "d.pth"), "--score-thr", "0", capsys=capsys)
+    assert "3 images" in out and "1 unreadable images skipped" in out
+    dets = json.loads((tmp_path / "detections.json").read_text())
+    detector = Detector(cfg, weights=dd / "d.pth")
+    for i in (1, 2, 3):
+        img = cv2.imread(str(d / "images" / f"{i:06d}.jpg"))
+        (want,) = detector.detect([img], score_thr=0.0)
+        mine = [x for x in dets if x["image_id"] == i]
+        assert len(mine) == len(want.scores) == 4
+        np.testing.assert_allclose([x["bbox"] for x in mine], want.boxes, atol=0.01)
+        entries = json.loads((tmp_path / f"{i:06d}.json").read_text())
+        # one landmark instance per detection, with the detected category and box
+        assert [e["category_id"] for e in entries] == want.category_ids.tolist()
+        np.testing.assert_allclose([e["box_score"] for e in entries], want.scores, rtol=1e-6)
+        check_entries(entries, i)
+        assert (tmp_path / f"{i:06d}.png").exists()
+
+
+def test_detector_on_onnxruntime_matches_pytorch(setup, detector_setup, tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    d = setup[0]
+    dd, det_cfg, _cfg = detector_setup
+    export = load_tool("export_onnx")
+    assert export.main(["--cfg", str(det_cfg), "--weights", str(dd / "d.pth"),
+                        "--out", str(tmp_path / "d.onnx")]) == 0
+    assert export.main(["--cfg", str(CFG), "--weights", str(d / "w.pth"),
+                        "--out", str(tmp_path / "m.onnx")]) == 0
+    capsys.readouterr()
+    both = ("--detector", str(det_cfg), "--score-thr", "0", "--no-vis")
+    run(setup, tmp_path / "o", "--onnx", str(tmp_path / "m.onnx"), "--detector-onnx",
+        str(tmp_path / "d.onnx"), *both)
+    run(setup, tmp_path / "t", "--weights", str(d / "w.pth"), "--detector-weights",
+        str(dd / "d.pth"), *both)
+    got = json.loads((tmp_path / "o" / "detections.json").read_text())
+    ref = json.loads((tmp_path / "t" / "detections.json").read_text())
+    assert [(x["image_id"], x["category_id"]) for x in got] == \
+        [(x["image_id"], x["category_id"]) for x in ref]
+    np.testing.assert_allclose([x["bbox"] for x in got], [x["bbox"] for x in ref], atol=0.02)
+    for i in (1, 2, 3):
+        o = json.loads((tmp_path / "o" / f"{i:06d}.json").read_text())
+        t = json.loads((tmp_path / "t" / f"{i:06d}.json").read_text())
+        assert len(o) == len(t) == 4
+        for a, b in zip(o, t):
+            assert np.abs(np.subtract(a["landmarks"], b["landmarks"])).max() < 0.05

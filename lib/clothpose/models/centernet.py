@@ -59,6 +59,8 @@ def make_head(in_channels: int, head_conv: int, out_channels: int) -> nn.Sequent
 class _CenterNetHeads:
     """Head construction and initialisation shared by both backbones (a mixin)."""
 
+    onnx_output_names = OUTPUT_NAMES
+
     hm: nn.Sequential
     wh: nn.Sequential
     reg: nn.Sequential

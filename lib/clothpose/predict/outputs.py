@@ -46,14 +46,22 @@ def instance_entries(instances: Sequence[Instance], image_id: int, file_name: st
 
 def render(image: np.ndarray, instances: Sequence[Instance], scheme: KeypointScheme,
            score_thr: float) -> np.ndarray:
-    """The image with each instance's box and skeleton in its category colour."""
+    """The image with each instance's box, category name and box score, and skeleton, in its
+    category colour."""
     out = image
     for inst in instances:
         out = draw_instance(out, inst.keypoints, scheme, inst.category_id, score_thr)
         x, y, w, h = inst.box
         thick = max(1, round(max(out.shape[:2]) / 400))
-        cv2.rectangle(out, (round(x), round(y)), (round(x + w), round(y + h)),
-                      category_color(inst.category_id), thick)
+        color = category_color(inst.category_id)
+        cv2.rectangle(out, (round(x), round(y)), (round(x + w), round(y + h)), color, thick)
+        label = f"{inst.category_name} {inst.box_score:.2f}"
+        font = max(0.35, max(out.shape[:2]) / 1200)
+        (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, font, thick)
+        x0, y0 = int(round(x)), max(int(round(y)), th + base)
+        cv2.rectangle(out, (x0, y0 - th - base), (x0 + tw, y0), color, -1)
+        cv2.putText(out, label, (x0, y0 - base), cv2.FONT_HERSHEY_SIMPLEX, font,
+                    (255, 255, 255), thick, cv2.LINE_AA)
     return out
 
 

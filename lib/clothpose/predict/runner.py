@@ -1,20 +1,22 @@
 """The loop of tools/infer.py: read images in chunks, predict all their boxes, write outputs.
 
 Images are read a chunk at a time (about ``batch_size`` boxes per chunk), so memory stays
-bounded for any number of images while every network call still gets a full batch.
+bounded for any number of images while every network call still gets a full batch. With a
+garment detector the boxes come from it, image by image of the chunk (each image read once).
 """
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import cv2
 import numpy as np
 from tqdm import tqdm
 
 from ..data.coco_records import clean_box
+from ..utils.io import atomic_write_json
 from .inputs import Box, display_names, output_names
 from .outputs import instance_entries, write_image_outputs, write_submission
 from .predictor import Predictor
@@ -84,20 +86,37 @@ def _chunks(files: Sequence[Path], boxes: dict[Path, list[Box]], batch_size: int
         yield chunk
 
 
+def _detected(detector: Any, images: list[np.ndarray], score_thr: float,
+              category: int | None) -> list[list[Box]]:
+    return [[Box(tuple(float(v) for v in b), int(c), float(s))  # type: ignore[arg-type]
+             for b, c, s in zip(d.boxes, d.category_ids, d.scores)
+             if category is None or c == category]
+            for d in detector.detect(images, score_thr)]
+
+
 def run_images(predictor: Predictor, files: Sequence[Path], boxes: dict[Path, list[Box]],
                ids: dict[Path, int], out_dir: Path, *, vis: bool = True,
-               vis_thr: float = 0.2, progress: bool = True) -> RunSummary:
+               vis_thr: float = 0.2, progress: bool = True, detector: Any = None,
+               det_score_thr: float = 0.3, det_category: int | None = None) -> RunSummary:
     """Predict and write ``<name>.json`` (+ ``<name>.png``) per image and ``results.json``;
     ``<name>`` is the file stem, or a longer unique name when inputs share a stem
-    (``inputs.output_names``)."""
+    (``inputs.output_names``).
+
+    With a ``detector`` (``predict.detector.Detector``) ``boxes`` is ignored: each image's boxes
+    are its detections scoring >= ``det_score_thr`` (of ``det_category`` only, when given),
+    each predicted with its detected category, and every such detection is also written to
+    ``detections.json`` (COCO bbox results)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = RunSummary()
     names, shown = output_names(files), display_names(files)
     known = set(predictor.scheme.category_ids)
     all_entries: list[dict] = []
+    all_dets: list[dict] = []
     bar = tqdm(total=len(files), desc="infer", unit="img", disable=not progress,
                dynamic_ncols=True)
-    for chunk in _chunks(files, boxes, predictor.batch_size):
+    chunks = _chunks(files, {f: [None] for f in files} if detector is not None else boxes,
+                     predictor.batch_size)
+    for chunk in chunks:
         paths, images, chunk_boxes = [], [], []
         for f in chunk:
             img = cv2.imread(str(f), _IMREAD)
@@ -113,10 +132,19 @@ def run_images(predictor: Predictor, files: Sequence[Path], boxes: dict[Path, li
                             "are in the upright image's pixels", f, orientation)
             paths.append(f)
             images.append(img)
-            usable = _usable(boxes.get(f, []), img, known, f, summary)
+        if detector is not None:
+            found = _detected(detector, images, det_score_thr, det_category)
+        else:
+            found = [boxes.get(f, []) for f in paths]
+        for f, img, bs in zip(paths, images, found):
+            usable = _usable(bs, img, known, f, summary)
             if not usable:
                 summary.no_box.append(shown[f])
             chunk_boxes.append(usable)
+            if detector is not None:
+                all_dets += [{"image_id": ids[f], "category_id": b.category_id,
+                              "bbox": [round(v, 2) for v in b.xywh], "score": b.score}
+                             for b in bs]
         results = predictor.predict(images, [[b.xywh for b in bs] for bs in chunk_boxes],
                                     [[b.category_id for b in bs] for bs in chunk_boxes],
                                     [[b.score for b in bs] for bs in chunk_boxes])
@@ -134,4 +162,6 @@ def run_images(predictor: Predictor, files: Sequence[Path], boxes: dict[Path, li
         logger.warning("%d images got no box to predict: %s%s", len(summary.no_box),
                        ", ".join(summary.no_box[:10]), more)
     write_submission(out_dir / "results.json", all_entries, predictor.scheme)
+    if detector is not None:
+        atomic_write_json(out_dir / "detections.json", all_dets)
     return summary
