@@ -2,12 +2,16 @@
 loading through MODEL.PRETRAINED."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from model_keyspec import conv, hrnet_keys, resnet_keys
 
 from clothpose.config import load_config
 from clothpose.models import build_model
 from clothpose.models.hrnet import build_pose_hrnet
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def centernet_cfg(backbone: str = "hrnet", width: int = 8, image=(64, 64), **extra):
@@ -98,3 +102,25 @@ def test_pose_hrnet_checkpoint_loads_into_the_trunk(tmp_path):
     assert all(torch.equal(got[k], state[k]) for k in shared)
     # the heads keep their own init, including the prior bias
     assert torch.equal(got["hm.2.bias"], torch.full((13,), -2.19))
+
+
+def test_experiment_files_build_their_detectors():
+    for name, backbone, channels in (("centernet-hrnet-w32_512x512", "hrnet", 480),
+                                     ("centernet-resnet50_512x512", "resnet", 256)):
+        cfg = load_config(ROOT / "experiments" / "deepfashion2" / f"{name}.yaml", [])
+        assert cfg.MODEL.HEATMAP_SIZE == [128, 128] and cfg.LOSS.NAME == "centernet"
+        model = build_model(cfg, is_train=False)
+        assert model.hm[0].in_channels == channels and model.num_classes == 13
+        assert cfg.MODEL.PRETRAINED.startswith("models/pytorch/imagenet/")
+
+
+def test_hrnet_w18_and_w48_widths_follow_the_stage_channels():
+    for width in (18, 48):
+        cfg = load_config(None, ["MODEL.NAME", "centernet", "MODEL.EXTRA.BACKBONE", "hrnet"],
+                          freeze=False)
+        for s, n in (("STAGE2", 2), ("STAGE3", 3), ("STAGE4", 4)):
+            cfg.MODEL.EXTRA[s].NUM_CHANNELS = [width * 2 ** i for i in range(n)]
+        model = build_model(cfg, is_train=False)
+        widths = [width * 2 ** i for i in range(4)]
+        expected = hrnet_keys(widths, (1, 4, 3), 0, multi_scale=True) | head_keys(15 * width, 64, 13)
+        assert shapes(model) == expected
