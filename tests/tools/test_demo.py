@@ -20,8 +20,10 @@ def test_demo_miniature_runs_the_whole_recipe(tmp_path):
            "--finetune-epochs", "1"]
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
-    last = r.stdout.strip().splitlines()[-1]
+    box, det, last = r.stdout.strip().splitlines()[-3:]
     assert re.fullmatch(r"AP=\d\.\d{4}", last), last
+    assert re.fullmatch(r"box AP=\d\.\d{4}", box), box
+    assert re.fullmatch(r"det AP=\d\.\d{4}", det), det
     sub = tmp_path / "out" / "submission"
     for tag in ("gt", "det"):
         report = json.loads((sub / tag / "report.json").read_text())
@@ -30,6 +32,11 @@ def test_demo_miniature_runs_the_whole_recipe(tmp_path):
         res = load_results(sub / tag / "keypoints_validation_results.json")
         assert len(res) > 0
     assert f"AP={json.loads((sub / 'gt' / 'report.json').read_text())['AP']:.4f}" == last
+    assert f"det AP={json.loads((sub / 'det' / 'report.json').read_text())['AP']:.4f}" == det
+    # the landmark models ran on the toolkit's own detections, written by the detector's test
+    det_dir = tmp_path / "out" / "deepfashion2" / "centernet" / "tiny_centernet" / "results"
+    stats = json.loads((det_dir / "bbox_validation_results_stats.json").read_text())
+    assert f"box AP={stats['AP']:.4f}" == box and len(stats) >= 12
     # raw download layout -> prepared files, finetuned categories, TensorBoard logs
     assert (tmp_path / "data/raw/validation/annos").is_dir()
     assert (tmp_path / "data/prepared/annotations_agg81kps/train_coco_agg81kps.json").exists()
