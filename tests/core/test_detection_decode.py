@@ -76,3 +76,23 @@ def test_letterbox_and_back_projection_round_trip():
     clipped = boxes_to_image(np.array([[-5.0, -5.0, 500.0, 500.0]]), np.array([150.0, 100.0]),
                              np.array([1.5, 1.5]), (32, 32), image_size=(300, 200))
     np.testing.assert_allclose(clipped, [[0, 0, 299, 199]])
+
+
+def test_negative_sizes_and_boxes_without_area_are_dropped():
+    from clothpose.core.detection_decode import detections_in_images
+
+    heat = torch.zeros(1, 2, 8, 8)
+    heat[0, 0, 2, 2], heat[0, 1, 5, 5], heat[0, 0, 6, 1] = 0.9, 0.8, 0.7
+    size = torch.zeros(1, 2, 8, 8)
+    size[0, :, 2, 2] = torch.tensor([2.0, 3.0])
+    size[0, :, 5, 5] = torch.tensor([-1.0, 2.0])             # negative width: no box
+    size[0, :, 6, 1] = torch.tensor([1.0, 1.0])
+    det = decode_centernet(heat, size, torch.zeros(1, 2, 8, 8), k=3)
+    assert (det.boxes[..., 2:] >= det.boxes[..., :2]).all()  # never inverted
+    center, scale = input_transform(32, 32, (32, 32))
+    (found,) = detections_in_images(heat, size, torch.zeros(1, 2, 8, 8), center[None],
+                                    scale[None], np.array([[32, 32]]), np.array([4, 9]), k=3,
+                                    score_thr=0.75)
+    np.testing.assert_allclose(found.scores, [0.9])           # 0.8 has no area, 0.7 too low
+    np.testing.assert_allclose(found.boxes, [[4.0, 2.0, 8.0, 12.0]], atol=1e-5)
+    assert found.category_ids.tolist() == [4]

@@ -65,7 +65,8 @@ def decode_centernet(heat: torch.Tensor, size: torch.Tensor, offset: torch.Tenso
     cell = inds % (h * w)
     ys = torch.div(cell, w, rounding_mode="floor").float()
     xs = (cell % w).float()
-    wh = size.reshape(n, 2, -1).gather(2, cell.unsqueeze(1).expand(n, 2, k))
+    # a negative predicted size (the regression is unconstrained) is no size
+    wh = size.reshape(n, 2, -1).gather(2, cell.unsqueeze(1).expand(n, 2, k)).clamp(min=0)
     off = offset.reshape(n, 2, -1).gather(2, cell.unsqueeze(1).expand(n, 2, k))
     cx, cy = xs + off[:, 0], ys + off[:, 1]
     half_w, half_h = wh[:, 0] / 2, wh[:, 1] / 2
@@ -121,15 +122,17 @@ def detections_in_images(heat: torch.Tensor, size: torch.Tensor, offset: torch.T
                          ) -> list[ImageDetections]:
     """Top-``k`` boxes of a batch (sigmoid heatmaps, sizes, offsets) mapped back to each image
     (``centers`` / ``scales`` of its input warp, ``image_sizes`` (N, 2) w, h), clipped to it,
-    scored >= ``score_thr``; class channels become ``category_ids[channel]``."""
+    scored >= ``score_thr``; class channels become ``category_ids[channel]``. Boxes without
+    area inside the image (w or h <= 0) are dropped: they cannot be a garment, and the
+    landmark test path refuses them."""
     det = decode_centernet(heat, size, offset, k)
     out_size = (int(heat.shape[3]), int(heat.shape[2]))
     cats = np.asarray(category_ids, dtype=np.int64)
     result = []
     for i in range(len(det.boxes)):
-        keep = det.scores[i] >= score_thr
-        boxes = boxes_to_image(det.boxes[i][keep], centers[i], scales[i], out_size,
-                               tuple(int(v) for v in image_sizes[i]))
-        result.append(ImageDetections(xyxy_to_xywh(boxes), det.scores[i][keep],
+        boxes = xyxy_to_xywh(boxes_to_image(det.boxes[i], centers[i], scales[i], out_size,
+                                            tuple(int(v) for v in image_sizes[i])))
+        keep = (det.scores[i] >= score_thr) & (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
+        result.append(ImageDetections(boxes[keep], det.scores[i][keep],
                                       cats[det.classes[i][keep]]))
     return result
