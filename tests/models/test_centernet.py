@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 from model_keyspec import conv, hrnet_keys, resnet_keys
 
@@ -124,3 +125,23 @@ def test_hrnet_w18_and_w48_widths_follow_the_stage_channels():
         widths = [width * 2 ** i for i in range(4)]
         expected = hrnet_keys(widths, (1, 4, 3), 0, multi_scale=True) | head_keys(15 * width, 64, 13)
         assert shapes(model) == expected
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_mixed_precision_forward_and_loss_on_cuda():
+    from clothpose.core.detection_loss import CenterNetLoss
+    from clothpose.data.detection_targets import centernet_targets
+
+    cfg = centernet_cfg("hrnet", image=(64, 64), HEAD_CONV=16)
+    model = build_model(cfg, is_train=True).cuda().to(memory_format=torch.channels_last)
+    x = torch.randn(2, 3, 64, 64, device="cuda").contiguous(memory_format=torch.channels_last)
+    t = centernet_targets([[2.0, 2.0, 10.0, 12.0]], [3], 13, (16, 16))
+    target = {k: torch.from_numpy(v)[None].repeat(2, *([1] * v.ndim)).cuda()
+              for k, v in t.as_dict().items()}
+    with torch.autocast("cuda", dtype=torch.float16):
+        out = model(x)
+    assert out.heatmap.dtype == torch.float16
+    loss = CenterNetLoss()([o.float() for o in out], target)
+    loss.backward()
+    assert torch.isfinite(loss) and model.hm[-1].bias.grad is not None

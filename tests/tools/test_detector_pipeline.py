@@ -129,3 +129,37 @@ def test_test_split_submission_without_ground_truth(trained, synthetic_df2):
     assert len(res) == len(dets) > 0                      # every detection, once
     assert Counter(res.category_ids.tolist()) == Counter(d["category_id"] for d in dets)
     assert "AP=" not in r.stdout                          # no ground truth anywhere
+
+
+def test_auto_resume_continues_exactly(synthetic_df2, tmp_path):
+    from clothpose.utils.io import load_checkpoint
+
+    def opts(out):
+        return ["OUTPUT_DIR", str(out), "LOG_DIR", str(out / "log"), "DATASET.ROOT",
+                str(synthetic_df2.root), "SEED", "1", *TINY, "TRAIN.VAL_FREQ", "0"]
+
+    ref = tool("train.py", "--cfg", DET_CFG, *opts(tmp_path / "ref"), "TRAIN.END_EPOCH", "3")
+    assert ref.returncode == 0, ref.stderr[-3000:]
+    for end in ("2", "3"):                                # stop after 2 epochs, then resume
+        r = tool("train.py", "--cfg", DET_CFG, *opts(tmp_path / "two"), "TRAIN.END_EPOCH", end)
+        assert r.returncode == 0, r.stderr[-3000:]
+    assert "at epoch 2" in r.stdout
+    run = Path("deepfashion2") / "centernet" / "tiny_centernet" / "final_state.pth"
+    a, b = load_checkpoint(tmp_path / "ref" / run), load_checkpoint(tmp_path / "two" / run)
+    for k in a:
+        torch.testing.assert_close(b[k], a[k], rtol=0, atol=0, msg=k)
+
+
+def test_torchrun_two_processes_test_like_one(trained, synthetic_df2):
+    out, opts, run = trained
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    args = ["--cfg", DET_CFG, *opts, "TEST.MODEL_FILE", str(run / "model_best.pth")]
+    one = tool("test.py", *args, "--results-name", "one.json")
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                          "--nproc_per_node=2", str(ROOT / "tools" / "test.py"), *args,
+                          "--results-name", "two.json"], cwd=ROOT, capture_output=True,
+                         text=True, env=env, timeout=600)
+    assert one.returncode == 0 and two.returncode == 0, two.stderr[-3000:]
+    res = run / "results"
+    assert json.loads((res / "one.json").read_text()) == json.loads((res / "two.json").read_text())
+    assert one.stdout.strip().splitlines()[-1] == two.stdout.strip().splitlines()[-1]
