@@ -89,7 +89,8 @@ def parse_coco_boxes(data: dict, scheme: KeypointScheme, image_root: str | Path 
 
 
 class DetectionDataset(Dataset):
-    """Whole-image samples with CenterNet targets.
+    """Whole-image samples with CenterNet targets (``pixel_mean`` / ``pixel_std``: input
+    normalisation in 0-255 units, None = ImageNet's, as the keypoint dataset).
 
     ``__getitem__`` returns ``(input (3, H, W), targets, mask, meta)``: ``targets`` is the dict
     of ``DetectionTargets`` arrays (heatmap (C, H/4, W/4), size, offset, index, mask), ``mask``
@@ -106,7 +107,9 @@ class DetectionDataset(Dataset):
                  image_size: Sequence[int], is_train: bool,
                  augment: DetectionAugment = DetectionAugment(), color_rgb: bool = False,
                  max_objects: int = 64, radius_rule: str = "centernet",
-                 skip_bad_samples: bool = False, seed: int = 0) -> None:
+                 skip_bad_samples: bool = False, seed: int = 0,
+                 pixel_mean: Sequence[float] | None = None,
+                 pixel_std: Sequence[float] | None = None) -> None:
         self.records = list(records)
         self.scheme = scheme
         self.category_ids = np.asarray(scheme.category_ids, dtype=np.int64)
@@ -123,6 +126,7 @@ class DetectionDataset(Dataset):
         self.radius_rule = radius_rule
         self.skip_bad_samples = skip_bad_samples
         self.seed = seed
+        self.pixel_mean, self.pixel_std = pixel_mean, pixel_std
         self.epoch = 0
         self._rng_key: tuple | None = None
         self._rng: np.random.Generator | None = None
@@ -173,7 +177,8 @@ class DetectionDataset(Dataset):
                 "center": np.asarray(center, np.float32), "scale": np.asarray(scale, np.float32),
                 "flipped": flip, "index": int(idx), "image": rec["image"]}
         tensors = {k: torch.from_numpy(v) for k, v in targets.as_dict().items()}
-        return torch.from_numpy(to_input(crop, jitter)), tensors, tensors["mask"], meta
+        x = to_input(crop, jitter, self.pixel_mean, self.pixel_std)
+        return torch.from_numpy(x), tensors, tensors["mask"], meta
 
     # ------------------------------------------------------------------ evaluation support
     def image_paths(self) -> dict:
@@ -223,7 +228,7 @@ def build_detection_dataset(cfg, image_set: str, is_train: bool) -> DetectionDat
                          shift_factor=float(d.SHIFT_FACTOR), color_jitter=float(d.COLOR_JITTER)),
         color_rgb=bool(d.COLOR_RGB), max_objects=int(d.MAX_OBJECTS),
         radius_rule=str(d.GAUSSIAN_RADIUS), skip_bad_samples=bool(d.SKIP_BAD_SAMPLES),
-        seed=max(int(cfg.SEED), 0))
+        seed=max(int(cfg.SEED), 0), pixel_mean=list(d.PIXEL_MEAN), pixel_std=list(d.PIXEL_STD))
     ds.ann_file = str(ann_file)
     has_gt = bool(data.get("annotations"))
     gt = {"images": data["images"], "annotations": data.get("annotations") or [],

@@ -1,10 +1,10 @@
 """Garment detection on arbitrary images, with the exact test-time pipeline of tools/test.py.
 
 The whole image is centred and letterboxed into ``MODEL.IMAGE_SIZE`` (``input_transform``, one
-``cv2.warpAffine``), normalised like the training data (``to_input``), run through the CenterNet
-(PyTorch, or an exported ONNX file on onnxruntime), flip-tested per ``TEST.FLIP_TEST``, decoded
-(top ``TEST.DET_TOPK`` peaks) and mapped back to image pixels, so an image gets the boxes
-``tools/test.py`` writes for it.
+``cv2.warpAffine``), normalised like the training data (``to_input``, ``DATASET.PIXEL_MEAN`` /
+``PIXEL_STD``), run through the CenterNet (PyTorch, or an exported ONNX file on onnxruntime),
+flip-tested per ``TEST.FLIP_TEST``, decoded (top ``TEST.DET_TOPK`` peaks) and mapped back to
+image pixels, so an image gets the boxes ``tools/test.py`` writes for it.
 """
 from __future__ import annotations
 
@@ -112,7 +112,8 @@ class Detector:
         patch = cv2.warpAffine(image, m, self.image_size, flags=cv2.INTER_LINEAR)
         if self.cfg.DATASET.COLOR_RGB:
             patch = cv2.cvtColor(patch, cv2.COLOR_BGR2RGB)
-        return to_input(patch), center, scale
+        x = to_input(patch, mean=self.cfg.DATASET.PIXEL_MEAN, std=self.cfg.DATASET.PIXEL_STD)
+        return x, center, scale
 
     def outputs(self, x: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Sigmoid heatmaps, sizes and offsets of a batch (flip-averaged per ``flip_test``)."""
