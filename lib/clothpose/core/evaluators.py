@@ -26,7 +26,10 @@ from yacs.config import CfgNode
 
 from ..utils.dist import DistInfo, all_gather_objects, broadcast_object
 from ..utils.io import atomic_write_json
-from .function import heatmap_batch_accuracy
+from .detection_decode import detections_in_images, merge_flip
+from .function import (RawPredictions, _autocast, _to_device, heatmap_batch_accuracy,
+                       predict_heatmaps)
+from .testing import evaluate_submission, make_decoder, postprocess, save_stats, shard_loader
 
 logger = logging.getLogger(__name__)
 
@@ -111,12 +114,6 @@ class DatasetEvaluator:
         return path, path.with_name(path.stem + "_stats.json")
 
 
-def shard_loader(cfg: CfgNode, dataset: Any, info: DistInfo):
-    from .testing import shard_loader as loader
-
-    return loader(cfg, dataset, info)
-
-
 def process_dataset(model: nn.Module, dataset: Any, evaluator: DatasetEvaluator,
                     cfg: CfgNode, info: DistInfo, show_progress: bool = True) -> None:
     """``evaluator.process`` every batch of this rank's shard of ``dataset`` (after a reset)."""
@@ -144,13 +141,9 @@ class HeatmapEvaluator(DatasetEvaluator):
 
     def reset(self) -> None:
         super().reset()
-        from .testing import make_decoder
-
         self._decode = make_decoder(self.cfg)
 
     def forward(self, model: nn.Module, inputs: torch.Tensor) -> np.ndarray:
-        from .function import predict_heatmaps
-
         cfg = self.cfg
         flip = self.dataset.scheme.flip_index if cfg.TEST.FLIP_TEST else None
         return predict_heatmaps(model, inputs, flip_index=flip,
@@ -158,8 +151,6 @@ class HeatmapEvaluator(DatasetEvaluator):
                                 channels_last=cfg.TRAIN.CHANNELS_LAST)
 
     def process(self, inputs: dict, outputs: np.ndarray) -> None:
-        from .function import RawPredictions
-
         center, scale = inputs["center"].numpy(), inputs["scale"].numpy()
         xy, maxvals = self._decode(outputs, center, scale)
         self._parts.append(RawPredictions(
@@ -169,10 +160,8 @@ class HeatmapEvaluator(DatasetEvaluator):
             box_scores=inputs["score"].numpy().astype(np.float64), centers=center,
             scales=scale, source_boxes=inputs["box"].numpy().astype(np.float64)))
 
-    def predictions(self):
+    def predictions(self) -> RawPredictions:
         """Every rank's predictions, merged in dataset order (on every rank)."""
-        from .function import RawPredictions
-
         part = RawPredictions.concatenate(self._parts) if self._parts else None
         return RawPredictions.concatenate(all_gather_objects(part),
                                           self.dataset.scheme.num_keypoints)
@@ -191,9 +180,8 @@ class KeypointEvaluator(HeatmapEvaluator):
         raw = self.predictions()
         return self._finish(lambda: self._score(raw))
 
-    def _score(self, raw) -> dict:
+    def _score(self, raw: RawPredictions) -> dict:
         from ..evaluation import format_stats_table, write_results
-        from .testing import evaluate_submission, postprocess, save_stats
 
         sub = postprocess(self.cfg, raw, self.dataset.scheme)
         path, stats_path = self._file("keypoints", "_0.json" if not self.tag else ".json")
@@ -248,7 +236,7 @@ class FashionAIEvaluator(HeatmapEvaluator):
         raw = self.predictions()
         return self._finish(lambda: self._score(raw))
 
-    def _score(self, raw) -> dict:
+    def _score(self, raw: RawPredictions) -> dict:
         from ..workflow.fashionai import report_test, validate_fashionai
 
         if self.tag:
@@ -282,10 +270,9 @@ class BoxEvaluator(DatasetEvaluator):
     def _results_file(self) -> Path:
         return self._file("bbox")[0]
 
-    def forward(self, model: nn.Module, inputs: torch.Tensor):
-        from .detection_decode import merge_flip
-        from .function import _autocast, _to_device
-
+    def forward(self, model: nn.Module, inputs: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Sigmoid heatmaps, sizes, offsets (flip-averaged per ``TEST.FLIP_TEST``), on CPU."""
         cfg = self.cfg
         device = next(model.parameters()).device
         x = _to_device(inputs, device, cfg.TRAIN.CHANNELS_LAST)
@@ -295,9 +282,7 @@ class BoxEvaluator(DatasetEvaluator):
                 if cfg.TEST.FLIP_TEST else [None, None]
         return merge_flip(out[0], out[1], out[2], flipped[0], flipped[1])
 
-    def process(self, inputs: dict, outputs) -> None:
-        from .detection_decode import detections_in_images
-
+    def process(self, inputs: dict, outputs: tuple[torch.Tensor, ...]) -> None:
         sizes = np.stack([inputs["width"].numpy(), inputs["height"].numpy()], axis=1)
         dets = detections_in_images(*outputs, inputs["center"].numpy(), inputs["scale"].numpy(),
                                     sizes, self.dataset.category_ids, int(self.cfg.TEST.DET_TOPK),
