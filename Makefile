@@ -31,7 +31,7 @@ demo-fashionai: install
 	$(PY) tools/demo.py --fashionai
 
 bench: install
-	for b in data_pipeline evaluation nms postprocess infer analyze; do $(PY) bench/$$b.py || exit 1; done
+	for b in data_pipeline evaluation nms postprocess infer analyze detector; do $(PY) bench/$$b.py || exit 1; done
 
 # Landmark error analysis of the demo's submission with detection boxes (run `make demo` first);
 # refreshes the README figure docs/analysis_ap_improvement.png.

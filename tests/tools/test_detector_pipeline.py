@@ -88,6 +88,16 @@ def test_test_py_writes_the_official_detection_file_and_box_ap(trained, syntheti
              "TEST.COCO_BBOX_FILE", str(results), "TEST.IMAGE_THRE", "0.0")
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert re.fullmatch(r"AP=\d\.\d{4}", r.stdout.strip().splitlines()[-1])
+    # ... and tools/infer.py --detections on the validation photos (ids = file numbers)
+    r = tool("infer.py", "--cfg", LM_CFG, "--weights", str(_random_landmark_weights(out, opts)),
+             "--images", str(synthetic_df2.root / "images" / "validation"), "--detections",
+             str(results), "--out", str(out / "infer"), "--no-vis", "--no-progress",
+             *opts, *LM_TINY)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    predicted = load_results(out / "infer" / "results.json")
+    assert len(predicted) == len(entries)                 # one landmark instance per box
+    assert Counter(zip(predicted.image_ids.tolist(), predicted.category_ids.tolist())) == \
+        Counter((e["image_id"], e["category_id"]) for e in entries)
 
 
 def _random_landmark_weights(out: Path, opts: list[str]) -> Path:
