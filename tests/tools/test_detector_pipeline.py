@@ -82,20 +82,34 @@ def test_test_py_writes_the_official_detection_file_and_box_ap(trained, syntheti
     evaluated = json.loads((out / "eval.json").read_text())
     assert {k: evaluated[k] for k in BOX_STAT_NAMES} == \
         pytest.approx({k: stats[k] for k in BOX_STAT_NAMES}, abs=1e-12)
-    # ... and it is a TEST.COCO_BBOX_FILE for the landmark models (the det AP path)
+    # The file feeds the landmark models. Two training iterations leave the size head near 0
+    # (sub-pixel boxes); a size bias of 6 cells gives the file garment-sized boxes.
+    state = torch.load(run / "model_best.pth", weights_only=True)
+    state["wh.2.bias"] = torch.full_like(state["wh.2.bias"], 6.0)
+    torch.save(state, out / "sized.pth")
+    r = tool("test.py", "--cfg", DET_CFG, *opts, "TEST.MODEL_FILE", str(out / "sized.pth"),
+             "--results-name", "sized.json")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    sized = run / "results" / "sized.json"
+    entries = json.loads(sized.read_text())
+    assert entries and min(min(e["bbox"][2:]) for e in entries) > 1
+    # ... as TEST.COCO_BBOX_FILE (the det AP path)
     r = tool("test.py", "--cfg", LM_CFG, *opts, *LM_TINY, "TEST.MODEL_FILE",
              str(_random_landmark_weights(out, opts)), "TEST.USE_GT_BBOX", "False",
-             "TEST.COCO_BBOX_FILE", str(results), "TEST.IMAGE_THRE", "0.0")
+             "TEST.COCO_BBOX_FILE", str(sized), "TEST.IMAGE_THRE", "0.0",
+             "--results-name", "det.json")
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert re.fullmatch(r"AP=\d\.\d{4}", r.stdout.strip().splitlines()[-1])
+    lm_run = Path(load_config(LM_CFG, opts + LM_TINY).OUTPUT_DIR)
+    (det_results,) = lm_run.rglob("det.json")
+    assert len(load_results(det_results)) == len(entries)  # one landmark instance per box
     # ... and tools/infer.py --detections on the validation photos (ids = file numbers)
     r = tool("infer.py", "--cfg", LM_CFG, "--weights", str(_random_landmark_weights(out, opts)),
              "--images", str(synthetic_df2.root / "images" / "validation"), "--detections",
-             str(results), "--out", str(out / "infer"), "--no-vis", "--no-progress",
+             str(sized), "--out", str(out / "infer"), "--no-vis", "--no-progress",
              *opts, *LM_TINY)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     predicted = load_results(out / "infer" / "results.json")
-    assert len(predicted) == len(entries)                 # one landmark instance per box
     assert Counter(zip(predicted.image_ids.tolist(), predicted.category_ids.tolist())) == \
         Counter((e["image_id"], e["category_id"]) for e in entries)
 
