@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--categories", default="1,8", help="categories to finetune")
     p.add_argument("--det-cfg", default="experiments/demo/tiny_centernet.yaml",
                    help="garment detector experiment")
-    p.add_argument("--det-epochs", type=int, default=14, help="detector training epochs")
+    p.add_argument("--det-epochs", type=int, default=20, help="detector training epochs")
     p.add_argument("--mini", action="store_true", help="a miniature for tests: tiny sizes, few iterations")
     p.add_argument("--seed", type=int, default=0, help="seed of the data and of training")
     p.add_argument("--fashionai", action="store_true",
