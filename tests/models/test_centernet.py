@@ -84,7 +84,8 @@ def test_outputs_at_stride_4_and_prior_bias():
 
 
 def test_pose_hrnet_checkpoint_loads_into_the_trunk(tmp_path):
-    pose_cfg = load_config(None, ["MODEL.IMAGE_SIZE", "[64, 64]"], freeze=False)
+    pose_cfg = load_config(None, ["MODEL.IMAGE_SIZE", "[64, 64]", "MODEL.HEATMAP_SIZE", "[16, 16]"],
+                           freeze=False)
     for s, n in (("STAGE2", 2), ("STAGE3", 3), ("STAGE4", 4)):
         pose_cfg.MODEL.EXTRA[s].NUM_MODULES = 1
         pose_cfg.MODEL.EXTRA[s].NUM_BLOCKS = [1] * n

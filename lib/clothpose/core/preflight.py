@@ -53,11 +53,14 @@ def check_evaluation_gt(dataset: Any, purpose: str) -> None:
                          file=dataset.ann_file)
     if dataset.scheme.family == "fashionai":
         return  # answers CSV: checked when it was read
+    from ..data.detection_dataset import DetectionDataset
     from ..evaluation import GroundTruth
 
-    loaded = GroundTruth.load(gt)
+    boxes_only = isinstance(dataset, DetectionDataset)   # box AP needs no keypoint fields
+    loaded = GroundTruth.load(gt, keypoints=not boxes_only)
     listed = {int(c) for c in loaded.category_ids}
-    present = {int(r["category_id"]) for r in dataset.records}
+    present = {int(c) for r in dataset.records
+               for c in (r["category_ids"] if boxes_only else [r["category_id"]])}
     if not listed:
         raise InputError("lists no categories; expected the categories of the instances "
                          "(the evaluator ignores annotations of unlisted categories)",

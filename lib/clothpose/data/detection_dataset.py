@@ -21,14 +21,13 @@ from typing import Any, Sequence
 import cv2
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
 from ..core.detection_decode import input_transform
 from ..keypoints import KeypointScheme
 from .augment import crop_matrix, sample_jitter, to_input
 from .coco_records import AnnotationFileError, _box_ok, _images
 from .detection_targets import centernet_targets
-from .keypoint_dataset import KeypointDataset
+from .keypoint_dataset import ImageSampleDataset
 
 logger = logging.getLogger(__name__)
 OUTPUT_STRIDE = 4
@@ -88,7 +87,7 @@ def parse_coco_boxes(data: dict, scheme: KeypointScheme, image_root: str | Path 
     return records
 
 
-class DetectionDataset(Dataset):
+class DetectionDataset(ImageSampleDataset):
     """Whole-image samples with CenterNet targets (``pixel_mean`` / ``pixel_std``: input
     normalisation in 0-255 units, None = ImageNet's, as the keypoint dataset).
 
@@ -97,11 +96,6 @@ class DetectionDataset(Dataset):
     (M,) the object slots (in the position of the landmark datasets' target weight), ``meta``
     holds image_id, width, height, the warp's center / scale, flipped and index.
     """
-
-    # Seeding per epoch / worker and unreadable-image handling are the keypoint dataset's.
-    set_epoch = KeypointDataset.set_epoch
-    rng = KeypointDataset.rng
-    _read = KeypointDataset._read
 
     def __init__(self, records: Sequence[dict], scheme: KeypointScheme,
                  image_size: Sequence[int], is_train: bool,
@@ -124,29 +118,11 @@ class DetectionDataset(Dataset):
         self.color_rgb = color_rgb
         self.max_objects = int(max_objects)
         self.radius_rule = radius_rule
-        self.skip_bad_samples = skip_bad_samples
-        self.seed = seed
+        self._init_reading(seed, skip_bad_samples)
         self.pixel_mean, self.pixel_std = pixel_mean, pixel_std
-        self.epoch = 0
-        self._rng_key: tuple | None = None
-        self._rng: np.random.Generator | None = None
-        self.num_bad_images = 0
-        self._bad_files: set[str] = set()
         self.image_ids = [r["image_id"] for r in self.records]
         self.ann_file: str | None = None
         self._gt_loader = None
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def __getitem__(self, idx: int):
-        n = len(self.records)
-        for attempt in range(min(n, 64)):
-            j = (idx + attempt * 7919) % n
-            img = self._read(self.records[j]["image"])
-            if img is not None:
-                return self._sample(j, img)
-        raise RuntimeError(f"no readable image found after 64 attempts from index {idx}")
 
     def _geometry(self, width: int, height: int) -> tuple[np.ndarray, np.ndarray, bool, Any]:
         """Centre, scale, flip and colour jitter of one sample."""
@@ -204,10 +180,12 @@ def transform_boxes(boxes_xywh: np.ndarray, matrix: np.ndarray) -> np.ndarray:
 
 def build_detection_dataset(cfg, image_set: str, is_train: bool) -> DetectionDataset:
     """The detector's dataset of ``image_set`` from ``DATASET.ROOT/annotations/<set>_coco.json``
-    and ``images/<set>/`` (the prepared layout of the landmark models)."""
+    and ``images/<set>/`` (the prepared layout of the landmark models); ``TEST.MAX_IMAGES``
+    limits test / validation sets to their first images by id."""
     import json
 
     from ..keypoints import get_scheme
+    from .build import first_images, test_image_limit
 
     root = Path(cfg.DATASET.ROOT)
     ann_file = root / "annotations" / f"{image_set}_coco.json"
@@ -219,6 +197,7 @@ def build_detection_dataset(cfg, image_set: str, is_train: bool) -> DetectionDat
                                   f"{image_set!r}: {e}") from e
     except ValueError as e:
         raise AnnotationFileError(f"{ann_file}: invalid JSON: {e}") from e
+    data = first_images(data, test_image_limit(cfg, is_train))
     scheme = get_scheme(cfg.DATASET.SCHEME)
     records = parse_coco_boxes(data, scheme, root / "images" / image_set, str(ann_file))
     d = cfg.DATASET

@@ -31,61 +31,23 @@ class BadSampleError(InputError):
     """An image cannot be read (missing or corrupt file)."""
 
 
-class KeypointDataset(Dataset):
-    """Top-down keypoint samples with HRNet ``JointsDataset`` semantics.
+class ImageSampleDataset(Dataset):
+    """What every image dataset here shares: one seeded augmentation stream per process, worker
+    and epoch (exact resume), and image reading that reports unreadable files (or skips them,
+    counted, with ``skip_bad_samples``) and warns once about truncated JPEGs.
 
-    Args:
-        records: dicts with ``image``, ``image_id``, ``category_id``, ``keypoints`` (K, 3),
-            ``box`` (x, y, w, h) and optionally ``score``.
-        scheme: keypoint layout of ``records[i]['keypoints']`` and of the targets.
-        image_size, heatmap_size: (w, h) of the network input and output.
-        sigma: Gaussian sigma (heatmap pixels).
-        is_train: apply augmentation (``augment``).
-        color_rgb: feed RGB (HRNet ``COLOR_RGB``); otherwise BGR as read by OpenCV.
-        use_udp: unbiased data processing (UDP) end to end: the UDP crop and target encoding
-            (the decoder of ``core.testing.make_decoder`` back-projects the UDP way too).
-        use_target_weight: when False every target weight is 1 (HRNet's loss switch is separate;
-            this only matters for callers that read the weights directly).
-        skip_bad_samples: an unreadable image returns another sample (counted) instead of failing.
-        padding: box enlargement for center/scale (HRNet 1.25).
-        pixel_mean, pixel_std: input normalisation in 0-255 units (None: ImageNet's).
+    Subclasses set ``records`` (dicts with an ``image`` path) and implement ``_sample``.
     """
 
-    def __init__(self, records: Sequence[dict], scheme: KeypointScheme, image_size: Sequence[int],
-                 heatmap_size: Sequence[int], sigma: float, is_train: bool,
-                 augment: AugmentParams = AugmentParams(), color_rgb: bool = False,
-                 use_udp: bool = False, use_target_weight: bool = True,
-                 skip_bad_samples: bool = False, padding: float = 1.25, seed: int = 0,
-                 pixel_mean: Sequence[float] | None = None,
-                 pixel_std: Sequence[float] | None = None):
-        self.records = list(records)
-        self.scheme = scheme
-        self.image_size = tuple(int(v) for v in image_size)
-        self.heatmap_size = tuple(int(v) for v in heatmap_size)
-        self.aspect_ratio = self.image_size[0] / self.image_size[1]
-        self.sigma = float(sigma)
-        self.is_train = is_train
-        self.augment = augment
-        self.color_rgb = color_rgb
-        self.use_udp = use_udp
-        self.use_target_weight = use_target_weight
-        self.skip_bad_samples = skip_bad_samples
+    def _init_reading(self, seed: int, skip_bad_samples: bool) -> None:
         self.seed = seed
-        self.pixel_mean, self.pixel_std = pixel_mean, pixel_std
-        self.flip_index = np.asarray(scheme.flip_index)
-        self.boxes = [box_to_center_scale(r["box"], self.aspect_ratio, padding)
-                      for r in self.records]
-        self.num_skipped = 0            # set by the builder: records skipped at load time
+        self.skip_bad_samples = skip_bad_samples
         self.num_bad_images = 0         # unreadable images met in this process
         self._bad_files: set[str] = set()
         self._truncated: set[str] = set()    # truncated JPEGs already warned about
         self._rng_key: tuple | None = None
         self._rng: np.random.Generator | None = None
         self.epoch = 0
-        self.ann_file: str | None = None
-        self.image_ids: list = sorted({r["image_id"] for r in self.records})
-        self._gt_loader = None
-        self._id_rank: dict | None = None
 
     def __len__(self) -> int:
         return len(self.records)
@@ -124,8 +86,7 @@ class KeypointDataset(Dataset):
             logger.warning("%s; sample skipped", msg)
         return None
 
-    # ------------------------------------------------------------------ samples
-    def __getitem__(self, idx: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict]:
+    def __getitem__(self, idx: int):
         n = len(self.records)
         for attempt in range(min(n, 64)):
             j = (idx + attempt * 7919) % n
@@ -133,6 +94,59 @@ class KeypointDataset(Dataset):
             if img is not None:
                 return self._sample(j, img)
         raise BadSampleError(f"no readable image found after 64 attempts from index {idx}")
+
+    def _sample(self, idx: int, img: np.ndarray):
+        raise NotImplementedError
+
+
+class KeypointDataset(ImageSampleDataset):
+    """Top-down keypoint samples with HRNet ``JointsDataset`` semantics.
+
+    Args:
+        records: dicts with ``image``, ``image_id``, ``category_id``, ``keypoints`` (K, 3),
+            ``box`` (x, y, w, h) and optionally ``score``.
+        scheme: keypoint layout of ``records[i]['keypoints']`` and of the targets.
+        image_size, heatmap_size: (w, h) of the network input and output.
+        sigma: Gaussian sigma (heatmap pixels).
+        is_train: apply augmentation (``augment``).
+        color_rgb: feed RGB (HRNet ``COLOR_RGB``); otherwise BGR as read by OpenCV.
+        use_udp: unbiased data processing (UDP) end to end: the UDP crop and target encoding
+            (the decoder of ``core.testing.make_decoder`` back-projects the UDP way too).
+        use_target_weight: when False every target weight is 1 (HRNet's loss switch is separate;
+            this only matters for callers that read the weights directly).
+        skip_bad_samples: an unreadable image returns another sample (counted) instead of failing.
+        padding: box enlargement for center/scale (HRNet 1.25).
+        pixel_mean, pixel_std: input normalisation in 0-255 units (None: ImageNet's).
+    """
+
+    def __init__(self, records: Sequence[dict], scheme: KeypointScheme, image_size: Sequence[int],
+                 heatmap_size: Sequence[int], sigma: float, is_train: bool,
+                 augment: AugmentParams = AugmentParams(), color_rgb: bool = False,
+                 use_udp: bool = False, use_target_weight: bool = True,
+                 skip_bad_samples: bool = False, padding: float = 1.25, seed: int = 0,
+                 pixel_mean: Sequence[float] | None = None,
+                 pixel_std: Sequence[float] | None = None):
+        self.records = list(records)
+        self.scheme = scheme
+        self.image_size = tuple(int(v) for v in image_size)
+        self.heatmap_size = tuple(int(v) for v in heatmap_size)
+        self.aspect_ratio = self.image_size[0] / self.image_size[1]
+        self.sigma = float(sigma)
+        self.is_train = is_train
+        self.augment = augment
+        self.color_rgb = color_rgb
+        self.use_udp = use_udp
+        self.use_target_weight = use_target_weight
+        self._init_reading(seed, skip_bad_samples)
+        self.pixel_mean, self.pixel_std = pixel_mean, pixel_std
+        self.flip_index = np.asarray(scheme.flip_index)
+        self.boxes = [box_to_center_scale(r["box"], self.aspect_ratio, padding)
+                      for r in self.records]
+        self.num_skipped = 0            # set by the builder: records skipped at load time
+        self.ann_file: str | None = None
+        self.image_ids: list = sorted({r["image_id"] for r in self.records})
+        self._gt_loader = None
+        self._id_rank: dict | None = None
 
     def _geometry(self, idx: int, rec: dict, width: int
                   ) -> tuple[np.ndarray, np.ndarray, float, bool, Any]:
