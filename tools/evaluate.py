@@ -89,7 +89,10 @@ def run(args: argparse.Namespace) -> dict:
     """Evaluate and return the stats (``task``: ``keypoints`` or ``bbox``, the numbers,
     ``per_category``, ``num_ignored``)."""
     entries = _read(args.results)
-    if isinstance(entries, list) and not entries:
+    if not isinstance(entries, list):
+        raise ResultsError(f"{args.results}: expected a JSON list of results, got "
+                           f"{type(entries).__name__}")
+    if not entries:
         raise InputError("holds no results (an empty list): nothing to evaluate; expected the "
                          "predictions of at least one instance", file=args.results)
     if is_box_results(entries):

@@ -354,6 +354,8 @@ def evaluator_class(cfg: CfgNode) -> type[DatasetEvaluator]:
 
 
 def build_evaluator(cfg: CfgNode, dataset: Any, info: DistInfo, results_dir: str | Path,
-                    tag: str = "", results_name: str = "", examples: int = 0
-                    ) -> DatasetEvaluator:
-    return evaluator_class(cfg)(cfg, dataset, info, results_dir, tag, results_name, examples)
+                    tag: str = "", results_name: str = "", examples: int = 0,
+                    analyze: bool = False) -> DatasetEvaluator:
+    """The evaluator of the config's task (see ``DatasetEvaluator`` for the arguments)."""
+    return evaluator_class(cfg)(cfg, dataset, info, results_dir, tag, results_name, examples,
+                                analyze)
