@@ -81,7 +81,7 @@ def test_crop_is_the_test_time_crop_of_the_dataset(assets, tmp_path):
     ds = KeypointDataset([rec], get_scheme(cfg.DATASET.SCHEME), cfg.MODEL.IMAGE_SIZE,
                          cfg.MODEL.HEATMAP_SIZE, cfg.MODEL.SIGMA, is_train=False,
                          color_rgb=cfg.DATASET.COLOR_RGB)
-    x_ds, _, _, meta = ds[0]
+    x_ds, _, _, meta = ds.prepared(0)
     x, center, scale = Predictor(cfg, weights=d / "w.pth").crop(images[0], box)
     np.testing.assert_array_equal(x, x_ds.numpy())
     np.testing.assert_array_equal(center, meta["center"])

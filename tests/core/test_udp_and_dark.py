@@ -145,7 +145,7 @@ def test_dataset_samples_decode_back_to_their_annotations(synthetic_df2, udp):
     decode = make_decoder(cfg)
     worst, n = 0.0, 0
     for i in range(len(ds)):
-        _, target, weight, meta = ds[i]
+        _, target, weight, meta = ds.prepared(i)
         m = crop_matrix(meta["center"], meta["scale"], 0.0, (24, 32), udp=udp)  # -> heatmap
         inside = affine_transform_points(meta["joints"][:, :2], m)
         margin = 3 * 2.0 + 2                      # the whole Gaussian window is in the map

@@ -16,6 +16,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 from yacs.config import CfgNode
 
+from ..data.batch import batch_preparer
 from ..keypoints import KeypointScheme, get_scheme
 from ..utils.dist import DistInfo, all_gather_objects
 from ..utils.io import atomic_write_json
@@ -73,8 +74,9 @@ def predict_dataset(cfg: CfgNode, model: nn.Module, dataset: Any, info: DistInfo
     """All boxes of ``dataset`` predicted (flip test per config), gathered on every rank."""
     scheme: KeypointScheme = dataset.scheme
     flip_index = scheme.flip_index if cfg.TEST.FLIP_TEST else None
+    prepare = batch_preparer(dataset, info.device, cfg.TRAIN.CHANNELS_LAST, targets=False)
     part = run_inference(model, shard_loader(cfg, dataset, info), make_decoder(cfg),
-                         flip_index=flip_index, shift_heatmap=cfg.TEST.SHIFT_HEATMAP,
+                         prepare=prepare, flip_index=flip_index, shift_heatmap=cfg.TEST.SHIFT_HEATMAP,
                          amp=cfg.TRAIN.AMP, channels_last=cfg.TRAIN.CHANNELS_LAST,
                          show_progress=show_progress and info.is_main)
     return RawPredictions.concatenate(all_gather_objects(part), scheme.num_keypoints)

@@ -111,7 +111,8 @@ def build_dataset(cfg: CfgNode, image_set: str, is_train: bool) -> KeypointDatas
         is_train, augment_params(cfg), color_rgb=cfg.DATASET.COLOR_RGB,
         use_udp=cfg.DATASET.USE_UDP, use_target_weight=cfg.LOSS.USE_TARGET_WEIGHT,
         skip_bad_samples=cfg.DATASET.SKIP_BAD_SAMPLES, seed=max(int(cfg.SEED), 0),
-        pixel_mean=list(cfg.DATASET.PIXEL_MEAN), pixel_std=list(cfg.DATASET.PIXEL_STD))
+        pixel_mean=list(cfg.DATASET.PIXEL_MEAN), pixel_std=list(cfg.DATASET.PIXEL_STD),
+        reduced_decode=bool(cfg.DATASET.REDUCED_DECODE if is_train else cfg.TEST.REDUCED_DECODE))
     ds.ann_file = str(ann_file)
     ds.image_ids = list(res.image_ids)
     ds.num_skipped = res.num_skipped

@@ -9,6 +9,7 @@ import os
 import struct
 
 import cv2
+import numpy as np
 
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 _NO_LENGTH = {0x01, 0xD8, *range(0xD0, 0xD8)}
@@ -105,3 +106,9 @@ def file_looks_truncated(path: str | os.PathLike, tail: int = 1024) -> bool:
             return b"\xff\xd9" not in f.read()
     except OSError:
         return False
+
+
+def bytes_look_truncated(data: bytes | np.ndarray, tail: int = 1024) -> bool:
+    """``file_looks_truncated`` on a file's bytes already in memory."""
+    head = bytes(data[:2])
+    return head == b"\xff\xd8" and b"\xff\xd9" not in bytes(data[max(2, len(data) - tail):])
