@@ -196,7 +196,8 @@ def run_epoch(cfg, info, dirs, t: Training, epoch: int) -> tuple[float, float, f
             cfg, debug_images(batch, o, cfg.DATASET.COLOR_RGB), dirs.output / "debug",
             f"train_epoch{epoch}", t.writer, step)
     lr = t.optimizer.param_groups[0]["lr"]
-    prepare = batch_preparer(t.train_set, info.device, cfg.TRAIN.CHANNELS_LAST)
+    prepare = batch_preparer(t.train_set, info.device, cfg.TRAIN.CHANNELS_LAST,
+                             reuse_buffers=True)
     try:
         stats = train_one_epoch(t.model, t.loader, t.criterion, t.optimizer, info.device, epoch,
                                 prepare=prepare, accum_steps=cfg.TRAIN.ACCUM_STEPS,

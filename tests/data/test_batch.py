@@ -127,14 +127,15 @@ def test_a_sample_ships_under_0_7_mb_at_512x384_with_294_channels(synthetic_df2)
 def test_cuda_pinned_non_blocking_batches_equal_the_cpu_ones(synthetic_df2):
     ds = _ds(synthetic_df2.root, "SEED", "3")
     loader = DataLoader(ds, batch_size=4, num_workers=0, pin_memory=True)
-    raw = next(iter(loader))
-    assert raw[0].is_pinned() and raw[1].is_pinned()
-    gpu = ds.batch_preparer("cuda", channels_last=True)(raw)
-    cpu = ds.batch_preparer("cpu")(raw)
-    assert gpu.inputs.is_cuda and gpu.inputs.is_contiguous(memory_format=torch.channels_last)
-    assert torch.equal(gpu.inputs.cpu(), cpu.inputs)
-    assert torch.equal(gpu.target.cpu(), cpu.target)
-    assert torch.equal(gpu.target_weight.cpu(), cpu.target_weight)
+    gpu = ds.batch_preparer("cuda", channels_last=True, reuse_buffers=True)
+    cpu = ds.batch_preparer("cpu")
+    for _, raw in zip(range(2), loader):
+        assert raw[0].is_pinned() and raw[1].is_pinned()
+        g, c = gpu(raw), cpu(raw)
+        assert g.inputs.is_cuda and g.inputs.is_contiguous(memory_format=torch.channels_last)
+        assert torch.equal(g.inputs.cpu(), c.inputs)
+        assert torch.equal(g.target.cpu(), c.target)
+        assert torch.equal(g.target_weight.cpu(), c.target_weight)
 
 
 def test_preparer_without_targets_for_testing(synthetic_df2):
@@ -143,3 +144,23 @@ def test_preparer_without_targets_for_testing(synthetic_df2):
     assert isinstance(prep, BatchPreparer) and not prep.targets      # test set: input only
     b = prep(default_collate([ds[0], ds[1]]))
     assert b.target is None and b.inputs.shape == (2, 3, 128, 96)
+
+
+@pytest.mark.parametrize("udp", [False, True])
+def test_reused_buffers_give_fresh_results_batch_after_batch(udp):
+    """With ``reuse_buffers`` the next batch overwrites the same storage, and clearing only
+    the cells the previous batch wrote leaves exactly the freshly computed targets."""
+    spec = InputSpec((48, 64), (12, 16), 2.0, udp, color_rgb=True)
+    rng = np.random.default_rng(11)
+    reused, fresh = BatchPreparer(spec, reuse_buffers=True), BatchPreparer(spec)
+    storage = set()
+    for _ in range(4):
+        crops = torch.from_numpy(rng.integers(0, 256, (3, 64, 48, 3), dtype=np.uint8))
+        kps = torch.from_numpy(_keypoints(rng, 3, 20, spec.image_size))
+        a, b = reused((crops, kps, {})), fresh((crops, kps, {}))
+        assert torch.equal(a.inputs, b.inputs) and torch.equal(a.target, b.target)
+        assert torch.equal(a.target_weight, b.target_weight)
+        storage.add((a.inputs.data_ptr(), a.target.data_ptr()))
+    assert len(storage) == 1                        # one input and one target buffer, reused
+    small = reused((crops[:1], kps[:1], {}))        # a smaller last batch gets its own buffers
+    assert torch.equal(small.target, fresh((crops[:1], kps[:1], {})).target)

@@ -74,7 +74,8 @@ def predict_dataset(cfg: CfgNode, model: nn.Module, dataset: Any, info: DistInfo
     """All boxes of ``dataset`` predicted (flip test per config), gathered on every rank."""
     scheme: KeypointScheme = dataset.scheme
     flip_index = scheme.flip_index if cfg.TEST.FLIP_TEST else None
-    prepare = batch_preparer(dataset, info.device, cfg.TRAIN.CHANNELS_LAST, targets=False)
+    prepare = batch_preparer(dataset, info.device, cfg.TRAIN.CHANNELS_LAST, targets=False,
+                             reuse_buffers=True)
     part = run_inference(model, shard_loader(cfg, dataset, info), make_decoder(cfg),
                          prepare=prepare, flip_index=flip_index, shift_heatmap=cfg.TEST.SHIFT_HEATMAP,
                          amp=cfg.TRAIN.AMP, channels_last=cfg.TRAIN.CHANNELS_LAST,

@@ -213,10 +213,12 @@ class KeypointDataset(Dataset):
                          self.use_target_weight, self.color_rgb, **kw)
 
     def batch_preparer(self, device: torch.device | str = "cpu", channels_last: bool = False,
-                       targets: bool | None = None) -> BatchPreparer:
-        """The function from a loader batch to network input (+ targets when training)."""
+                       targets: bool | None = None, reuse_buffers: bool = False
+                       ) -> BatchPreparer:
+        """The function from a loader batch to network input (+ targets when training; see
+        ``BatchPreparer`` for ``reuse_buffers``)."""
         return BatchPreparer(self.input_spec(), device, channels_last,
-                             self.is_train if targets is None else targets)
+                             self.is_train if targets is None else targets, reuse_buffers)
 
     def prepared(self, idx: int, targets: bool = True
                  ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, dict]:
