@@ -222,6 +222,17 @@ def in_process(ds: Any, n: int) -> Callable[[], float]:
     return run
 
 
+def in_process_prepared(ds: Any, prep: Callable, n: int, batch: int) -> Callable[[], float]:
+    """samples/s of the whole per-sample work in one process: ``ds[i]``, collation and the
+    BatchPreparer (normalised input + targets) on the CPU, batch by batch."""
+    def run() -> float:
+        t = time.perf_counter()
+        for start in range(0, n, batch):
+            prep(default_collate([ds[i % len(ds)] for i in range(start, start + batch)]))
+        return (n + (-n) % batch) / (time.perf_counter() - t)
+    return run
+
+
 def through_loader(ds: Any, n: int, batch: int, workers: int,
                    after: Callable[[Any], Any] | None = None,
                    sizes: list | None = None) -> Callable[[], float]:
@@ -337,6 +348,7 @@ def bench_channels(args: argparse.Namespace, ch: int, root: Path, ref_dir: Path 
     bytes_ours: list = []
     bytes_dev: list = []
     fns = {"ours": in_process(ours, n),
+           "ours_full": in_process_prepared(ours, prep, n, b),
            "ours_loader": through_loader(ours, nl, b, w, sizes=bytes_ours),
            "ours_device": through_loader(ours, nl, b, w, after=prep, sizes=bytes_dev)}
     bytes_ref: list = []
@@ -355,6 +367,9 @@ def bench_channels(args: argparse.Namespace, ch: int, root: Path, ref_dir: Path 
               f", 1 process      : {r['ref']:7.1f} samples/s")
     print(f"  ours, 1 process (uint8 crop + keypoints)   : {r['ours']:7.1f} samples/s"
           + (f"   {r['ours'] / r['ref']:.2f}x" if winner is not None else ""))
+    print(f"  ours, 1 process, + normalised input and targets (BatchPreparer, CPU): "
+          f"{r['ours_full']:7.1f} samples/s"
+          + (f"   {r['ours_full'] / r['ref']:.2f}x" if winner is not None else ""))
     if winner is not None:
         print(f"  winner's, DataLoader {w} workers, batch {b}     : {r['ref_loader']:7.1f} "
               f"samples/s   {bytes_ref[0] / mb:6.2f} MB/sample across processes")

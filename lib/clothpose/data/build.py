@@ -17,6 +17,7 @@ from yacs.config import CfgNode
 
 from ..keypoints import BUILTIN, KeypointScheme, get_scheme
 from .augment import AugmentParams
+from .batch import InputSpec
 from .coco_records import (AnnotationFileError, ParseResult, keypoints_to_scheme,
                            parse_coco_keypoints, parse_detections)
 from .keypoint_dataset import KeypointDataset
@@ -92,6 +93,16 @@ def augment_params(cfg: CfgNode) -> AugmentParams:
     return AugmentParams(scale_factor=d.SCALE_FACTOR, rot_factor=d.ROT_FACTOR, rot_prob=d.ROT_PROB,
                          flip=d.FLIP, prob_half_body=d.PROB_HALF_BODY,
                          num_joints_half_body=d.NUM_JOINTS_HALF_BODY, color_jitter=d.COLOR_JITTER)
+
+
+def input_spec(cfg: CfgNode) -> InputSpec:
+    """Normalisation and target settings of the config (what ``KeypointDataset.input_spec``
+    gives for a dataset built from it)."""
+    return InputSpec(tuple(cfg.MODEL.IMAGE_SIZE), tuple(cfg.MODEL.HEATMAP_SIZE),
+                     float(cfg.MODEL.SIGMA), bool(cfg.DATASET.USE_UDP),
+                     bool(cfg.LOSS.USE_TARGET_WEIGHT), bool(cfg.DATASET.COLOR_RGB),
+                     tuple(float(v) for v in cfg.DATASET.PIXEL_MEAN),
+                     tuple(float(v) for v in cfg.DATASET.PIXEL_STD))
 
 
 def build_dataset(cfg: CfgNode, image_set: str, is_train: bool) -> KeypointDataset:

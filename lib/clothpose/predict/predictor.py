@@ -20,7 +20,8 @@ import torch
 from yacs.config import CfgNode
 
 from ..data.augment import crop_matrix
-from ..data.batch import InputSpec, normalize_images
+from ..data.batch import normalize_images
+from ..data.build import input_spec
 from ..data.coco_records import clean_box
 from ..keypoints import KeypointScheme, get_scheme
 from ..utils.transforms import box_to_center_scale
@@ -82,10 +83,7 @@ class Predictor:
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
         self.decode = make_decoder(cfg)
-        self.spec = InputSpec(self.image_size, tuple(cfg.MODEL.HEATMAP_SIZE),
-                              color_rgb=bool(cfg.DATASET.COLOR_RGB),
-                              pixel_mean=tuple(cfg.DATASET.PIXEL_MEAN),
-                              pixel_std=tuple(cfg.DATASET.PIXEL_STD))
+        self.spec = input_spec(cfg)
         self.backend: Backend
         if onnx:
             self.backend = OnnxBackend(onnx, self.image_size, self.scheme.num_keypoints, device)
