@@ -59,7 +59,7 @@ from torch.utils.data import DataLoader, RandomSampler, default_collate
 
 from clothpose.config import load_config
 from clothpose.data import build_dataset
-from clothpose.data.decode import decode, read_encoded
+from clothpose.data.decode import decode, probe
 
 WINNER = "HRNet-Human-Pose-Estimation"
 YAML81 = f"{WINNER}/experiments/deepfashion2/w48_512x384_adam_lr1e-3-agg81kps.yaml"
@@ -256,12 +256,12 @@ def through_loader(ds: Any, n: int, batch: int, workers: int,
 
 def decode_rates(path: Path, runs: int) -> dict[str, float]:
     flags = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
-    enc = read_encoded(str(path))
+    enc = probe(str(path))
     fns: dict[str, Callable[[], Any]] = {
         "OpenCV imread": lambda: cv2.imread(str(path), flags),
-        "OpenCV from bytes (ours, full)": lambda: decode(read_encoded(str(path)))[0],
-        "ours, DCT-reduced 1/2": lambda: decode(read_encoded(str(path)), 2)[0],
-        "ours, DCT-reduced 1/4": lambda: decode(read_encoded(str(path)), 4)[0],
+        "ours (header probe + imread), full size": lambda: decode(probe(str(path)))[0],
+        "ours, DCT-reduced 1/2": lambda: decode(probe(str(path)), 2)[0],
+        "ours, DCT-reduced 1/4": lambda: decode(probe(str(path)), 4)[0],
     }
     try:
         import simplejpeg

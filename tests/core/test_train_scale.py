@@ -144,3 +144,19 @@ def test_sync_batchnorm_only_where_it_can_run(caplog):
     assert nn.SyncBatchNorm in kinds and nn.BatchNorm2d not in kinds
     for (ka, va), (kb, vb) in zip(net.state_dict().items(), converted.state_dict().items()):
         assert ka == kb and torch.equal(va, vb)
+
+
+def test_batches_of_float_tensors_train_as_before():
+    """A dataset whose batches already hold float inputs and targets (no ``BatchPreparer``)
+    goes through ``tensors_to_device`` and trains exactly like the uint8 path."""
+    batches = _batches(2, 4, seed=3)
+    prep = BatchPreparer(SPEC)
+    floats = [(b.inputs, b.target, b.target_weight, {}) for b in map(prep, batches)]
+    net = _net(bn=True)
+    a, _ = _train(net, batches, accum=1)
+    b = copy.deepcopy(net)
+    optim = torch.optim.SGD(b.parameters(), lr=0.5, momentum=0.9)
+    train_one_epoch(b, floats, JointsMSELoss(), optim, torch.device("cpu"), 0, print_freq=0,
+                    show_progress=False)
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.equal(pa, pb)

@@ -6,7 +6,7 @@ import torch
 
 from clothpose.data import KeypointDataset
 from clothpose.data.augment import AugmentParams
-from clothpose.data.decode import decode, read_encoded, reduced_matrix, reduction_factor
+from clothpose.data.decode import decode, probe, reduced_matrix, reduction_factor
 from clothpose.keypoints import get_scheme
 
 
@@ -94,8 +94,8 @@ def test_reduced_decoding_keeps_keypoints_on_their_blobs(tmp_path, box_width, fa
 def test_reduced_pixels_are_libjpeg_scaled_decodes(tmp_path):
     path = tmp_path / "blobs.jpg"
     _blob_image(path, (750, 601))                       # odd height: ceil(601 / f) rows
-    enc = read_encoded(str(path))
-    assert enc.is_jpeg and enc.size == (750, 601)
+    enc = probe(str(path))
+    assert enc.is_jpeg and enc.size == (750, 601) and not enc.truncated
     for f, flag in ((2, cv2.IMREAD_REDUCED_COLOR_2), (4, cv2.IMREAD_REDUCED_COLOR_4),
                     (8, cv2.IMREAD_REDUCED_COLOR_8)):
         img, used = decode(enc, f)
@@ -106,10 +106,15 @@ def test_reduced_pixels_are_libjpeg_scaled_decodes(tmp_path):
 def test_other_formats_and_unreadable_files(tmp_path):
     img = np.random.default_rng(0).integers(0, 256, (50, 70, 3), dtype=np.uint8)
     cv2.imwrite(str(tmp_path / "a.png"), img)
-    enc = read_encoded(str(tmp_path / "a.png"))
+    enc = probe(str(tmp_path / "a.png"))
     assert not enc.is_jpeg
     got, used = decode(enc, 4)                              # PNG: always full size
     assert used == 1 and np.array_equal(got, img)
-    assert read_encoded(str(tmp_path / "missing.jpg")) is None
+    assert probe(str(tmp_path / "missing.jpg")) is None
     (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
-    assert decode(read_encoded(str(tmp_path / "bad.jpg")), 2)[0] is None
+    assert decode(probe(str(tmp_path / "bad.jpg")), 2)[0] is None
+    _blob_image(tmp_path / "cut.jpg", (200, 160))
+    data = (tmp_path / "cut.jpg").read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(data[: len(data) * 2 // 3])
+    cut = probe(str(tmp_path / "cut.jpg"))
+    assert cut.truncated and cut.size == (200, 160)

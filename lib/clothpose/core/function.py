@@ -51,7 +51,11 @@ def tensors_to_device(batch: Any, device: torch.device, channels_last: bool = Fa
     """A loader batch that already holds float inputs and targets, ``(inputs, target,
     target_weight, meta)``, moved as it is (datasets without a device-side ``BatchPreparer``)."""
     inputs, target, target_weight, meta = batch
-    return Batch(_to_device(inputs, device, channels_last), target.to(device, non_blocking=True),
+    if isinstance(target, dict):     # several target tensors (e.g. a detector's)
+        target = {k: v.to(device, non_blocking=True) for k, v in target.items()}
+    else:
+        target = target.to(device, non_blocking=True)
+    return Batch(_to_device(inputs, device, channels_last), target,
                  target_weight.to(device, non_blocking=True), meta)
 
 

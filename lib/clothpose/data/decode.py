@@ -10,18 +10,18 @@ the keypoints (transformed with the original matrix) stay aligned.
 OpenCV decodes through libjpeg-turbo (its wheels bundle it); ``bench/data_pipeline.py``
 measured simplejpeg (the same library behind another binding) at the same speed and with
 identical pixels, so no extra dependency is used. Files that are not JPEG take OpenCV's
-ordinary decoder at full size.
+ordinary decoder at full size. The header is parsed before decoding because the flip needs the
+original width, which a reduced image does not give exactly (ceil(W / f)).
 """
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from .imagesize import _jpeg_size
+from .imagesize import _jpeg_size, missing_end_marker
 
 _FLAGS = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
           8: cv2.IMREAD_REDUCED_COLOR_8}
@@ -29,31 +29,31 @@ _IGNORE_EXIF = cv2.IMREAD_IGNORE_ORIENTATION   # as HRNet reads images
 
 
 @dataclass(frozen=True)
-class EncodedImage:
-    """The bytes of an image file and, for a JPEG, its (width, height) from the header."""
+class ImageFile:
+    """An image file as probed before decoding: for a JPEG its (width, height) from the header
+    and whether it ends without the end-of-image marker (a cut file OpenCV decodes grey)."""
 
     path: str
-    data: np.ndarray               # uint8 file bytes
     size: tuple[int, int] | None   # (w, h) of a JPEG; None for other formats
+    truncated: bool = False
 
     @property
     def is_jpeg(self) -> bool:
         return self.size is not None
 
 
-def read_encoded(path: str) -> EncodedImage | None:
-    """The file's bytes (None when it cannot be read) and the JPEG header size."""
+def probe(path: str, tail: int = 1024) -> ImageFile | None:
+    """Header size and truncation of a JPEG from its first bytes and last ``tail`` bytes
+    (``imagesize.file_looks_truncated``); None when the file cannot be opened."""
     try:
         with open(path, "rb") as f:
-            raw = f.read()
+            if f.read(2) != b"\xff\xd8":
+                return ImageFile(path, None)
+            size = _jpeg_size(f)
+            truncated = missing_end_marker(f, tail)
     except OSError:
         return None
-    size = None
-    if raw[:2] == b"\xff\xd8":
-        buf = io.BytesIO(raw)
-        buf.seek(2)
-        size = _jpeg_size(buf)
-    return EncodedImage(path, np.frombuffer(raw, np.uint8), size)
+    return ImageFile(path, size, truncated) if size is not None else ImageFile(path, None)
 
 
 def reduction_factor(matrix: np.ndarray, max_factor: int = 8) -> int:
@@ -82,18 +82,18 @@ def reduced_matrix(matrix: np.ndarray, factor: int) -> np.ndarray:
     return out
 
 
-def decode(image: EncodedImage, factor: int = 1) -> tuple[np.ndarray | None, int]:
+def decode(image: ImageFile, factor: int = 1) -> tuple[np.ndarray | None, int]:
     """BGR uint8 pixels at 1/``factor`` size (JPEG only; others full size) and the factor used.
 
-    Returns (None, factor) when the bytes cannot be decoded.
+    Returns (None, factor) when the file cannot be decoded. (``cv2.imread``, not ``imdecode``:
+    OpenCV 5's ``imdecode`` refuses a truncated JPEG that ``imread`` decodes with a grey end.)
     """
     if not image.is_jpeg:
         factor = 1
-    pixels = cv2.imdecode(image.data, _FLAGS[factor] | _IGNORE_EXIF)
+    pixels = cv2.imread(image.path, _FLAGS[factor] | _IGNORE_EXIF)
     if pixels is None or factor == 1:
         return pixels, factor
     w, h = image.size  # type: ignore[misc]
     if pixels.shape[:2] != (-(-h // factor), -(-w // factor)):   # not the scaled-IDCT layout
-        pixels = cv2.imdecode(image.data, cv2.IMREAD_COLOR | _IGNORE_EXIF)
-        return pixels, 1
+        return cv2.imread(image.path, cv2.IMREAD_COLOR | _IGNORE_EXIF), 1
     return pixels, factor

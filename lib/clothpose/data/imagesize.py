@@ -9,7 +9,6 @@ import os
 import struct
 
 import cv2
-import numpy as np
 
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 _NO_LENGTH = {0x01, 0xD8, *range(0xD0, 0xD8)}
@@ -101,14 +100,13 @@ def file_looks_truncated(path: str | os.PathLike, tail: int = 1024) -> bool:
         with open(path, "rb") as f:
             if f.read(2) != b"\xff\xd8":
                 return False
-            size = f.seek(0, os.SEEK_END)
-            f.seek(max(2, size - tail))
-            return b"\xff\xd9" not in f.read()
+            return missing_end_marker(f, tail)
     except OSError:
         return False
 
 
-def bytes_look_truncated(data: bytes | np.ndarray, tail: int = 1024) -> bool:
-    """``file_looks_truncated`` on a file's bytes already in memory."""
-    head = bytes(data[:2])
-    return head == b"\xff\xd8" and b"\xff\xd9" not in bytes(data[max(2, len(data) - tail):])
+def missing_end_marker(f, tail: int = 1024) -> bool:
+    """No FF D9 in the last ``tail`` bytes of the open JPEG file ``f`` (``file_looks_truncated``)."""
+    size = f.seek(0, os.SEEK_END)
+    f.seek(max(2, size - tail))
+    return b"\xff\xd9" not in f.read()

@@ -25,8 +25,7 @@ from ..utils.transforms import box_to_center_scale
 from .augment import (AugmentParams, crop_matrix, half_body_box, sample_jitter,
                       sample_scale_rotation)
 from .batch import BatchPreparer, InputSpec
-from .decode import EncodedImage, decode, read_encoded, reduced_matrix, reduction_factor
-from .imagesize import bytes_look_truncated
+from .decode import ImageFile, decode, probe, reduced_matrix, reduction_factor
 
 logger = logging.getLogger(__name__)
 _NO_JITTER = np.ones(3, np.float32)
@@ -150,7 +149,7 @@ class KeypointDataset(Dataset):
         flip = bool(p.flip and rng.random() <= 0.5)
         return c, s * sf, r, flip, sample_jitter(rng, p.color_jitter)
 
-    def _crop(self, enc: EncodedImage, c: np.ndarray, s: np.ndarray, r: float, flip: bool
+    def _crop(self, enc: ImageFile, c: np.ndarray, s: np.ndarray, r: float, flip: bool
               ) -> tuple[np.ndarray, np.ndarray, int] | None:
         """(crop, image -> crop matrix, decode reduction factor); None when undecodable."""
         if enc.is_jpeg:   # the header gives the width the flip needs, before decoding
@@ -164,7 +163,7 @@ class KeypointDataset(Dataset):
                                                      img.shape[1] if flip else None, self.use_udp)
         if img is None:
             return None
-        if enc.path not in self._truncated and bytes_look_truncated(enc.data):
+        if enc.truncated and enc.path not in self._truncated:
             self._truncated.add(enc.path)
             logger.warning("%s: truncated JPEG (no end marker): its missing part is decoded "
                            "grey; replace the file (tools/prepare_deepfashion2.py finds "
@@ -175,7 +174,7 @@ class KeypointDataset(Dataset):
 
     def _sample(self, idx: int) -> tuple | None:
         rec = self.records[idx]
-        enc = read_encoded(rec["image"])
+        enc = probe(rec["image"])
         c, s, r, flip, jitter = self._geometry(idx, rec)
         out = None if enc is None else self._crop(enc, c, s, r, flip)
         if out is None:
