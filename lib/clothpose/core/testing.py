@@ -77,8 +77,9 @@ def predict_dataset(cfg: CfgNode, model: nn.Module, dataset: Any, info: DistInfo
     prepare = batch_preparer(dataset, info.device, cfg.TRAIN.CHANNELS_LAST, targets=False,
                              reuse_buffers=True)
     part = run_inference(model, shard_loader(cfg, dataset, info), make_decoder(cfg),
-                         prepare=prepare, flip_index=flip_index, shift_heatmap=cfg.TEST.SHIFT_HEATMAP,
-                         amp=cfg.TRAIN.AMP, channels_last=cfg.TRAIN.CHANNELS_LAST,
+                         prepare=prepare, flip_index=flip_index,
+                         shift_heatmap=cfg.TEST.SHIFT_HEATMAP, amp=cfg.TRAIN.AMP,
+                         channels_last=cfg.TRAIN.CHANNELS_LAST,
                          show_progress=show_progress and info.is_main)
     return RawPredictions.concatenate(all_gather_objects(part), scheme.num_keypoints)
 

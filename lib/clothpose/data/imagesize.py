@@ -106,7 +106,7 @@ def file_looks_truncated(path: str | os.PathLike, tail: int = 1024) -> bool:
 
 
 def missing_end_marker(f, tail: int = 1024) -> bool:
-    """No FF D9 in the last ``tail`` bytes of the open JPEG file ``f`` (``file_looks_truncated``)."""
+    """No FF D9 in the last ``tail`` bytes of the open JPEG ``f`` (``file_looks_truncated``)."""
     size = f.seek(0, os.SEEK_END)
     f.seek(max(2, size - tail))
     return b"\xff\xd9" not in f.read()

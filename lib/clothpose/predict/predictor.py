@@ -2,10 +2,11 @@
 
 Crops (HRNet centre/scale at the model aspect ratio, 1.25 padding, one ``cv2.warpAffine`` to a
 uint8 crop), normalisation (``data.batch.normalize_images``, batched on the model's device),
-flip test, decoding and rescoring are the ones of the test path, so a box given here gets the landmarks ``tools/test.py`` would report for it as an
-annotation (``TEST.USE_GT_BBOX``) box: boxes are cleaned by ``clean_box`` with
-``DATASET.BOX_CONVENTION``. (``tools/test.py`` crops boxes of a detection file as given, as HRNet
-and mmpose do, so for a detector box the two differ by that cleaning.)
+flip test, decoding and rescoring are the ones of the test path, so a box given here gets the
+landmarks ``tools/test.py`` would report for it as an annotation (``TEST.USE_GT_BBOX``) box:
+boxes are cleaned by ``clean_box`` with ``DATASET.BOX_CONVENTION``. (``tools/test.py`` crops
+boxes of a detection file as given, as HRNet and mmpose do, so for a detector box the two
+differ by that cleaning.)
 """
 from __future__ import annotations
 
