@@ -88,9 +88,9 @@ def checkout(path: str | None, tmp: Path, name: str) -> Iterator[Path | None]:
 def make_root(photos: Path | None, tmp: Path) -> tuple[Path, str]:
     """DeepFashion2 root (annotations/train_coco.json, 294 layout; images/train/)."""
     root = tmp / "df2"
-    (root / "annotations").mkdir(parents=True)
-    (root / "images" / "train").mkdir(parents=True)
     if photos is not None:
+        (root / "annotations").mkdir(parents=True)
+        (root / "images" / "train").mkdir(parents=True)
         data = json.loads((photos / "deepfasion2.json").read_text())
         for im in data["images"]:
             shutil.copy(photos / im["file_name"], root / "images" / "train" / im["file_name"])
