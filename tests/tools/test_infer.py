@@ -127,7 +127,10 @@ def test_whole_image_on_onnx(setup, tmp_path, capsys):
         (t,) = json.loads((out_t / f"{i:06d}.json").read_text())
         assert e["category_id"] == 2 and len(e["landmarks"]) == 33
         assert e["bbox"] == [0, 0, 179, 149]                 # the 180 x 150 image, clipped
-        assert np.abs(np.subtract(e["landmarks"], t["landmarks"])).max() < 2e-3  # 3 decimals
+        diff = np.abs(np.subtract(e["landmarks"], t["landmarks"]))
+        # scores equal to 3 decimals; coordinates within 0.01 px: DARK's Taylor step divides by
+        # the heatmap's curvature, which magnifies float32 differences on flat (random) heatmaps
+        assert diff[:, 2].max() < 2e-3 and diff[:, :2].max() < 1e-2
         check_entries([e], i)
     assert (out_o / "000001.png").exists() and not (out_t / "000001.png").exists()
 
