@@ -65,7 +65,7 @@ def _item(g: Garment, kps: np.ndarray, later: list, rng: np.random.Generator,
     return {
         "segmentation": [np.round(p, 1).reshape(-1).tolist() for p in polys],
         "scale": _level(area / (h * w), (0.1, 0.35)),
-        "viewpoint": int(rng.choice([2, 2, 2, 2, 1, 3])) if not g.worn else int(rng.choice([2, 2, 3])),
+        "viewpoint": int(rng.choice([2, 2, 3] if g.worn else [2, 2, 2, 2, 1, 3])),
         "zoom_in": _level(outside, (0.01, 0.3)),
         "landmarks": [int(round(v)) for v in kps.reshape(-1)],
         "style": int(rng.integers(0, 4)),
@@ -115,7 +115,8 @@ def _outfit(rng: np.random.Generator, size: tuple[int, int]) -> tuple[list[Garme
     up = top.up / np.linalg.norm(top.up)
     hem = _hem_centre(top) + up * top.unit * (rng.uniform(0.15, 0.3) if tucked
                                               else -rng.uniform(0.03, 0.15))
-    a, b = (top.points[BODY_LOW[upper] - 1], top.points[local_flip_index(upper)[BODY_LOW[upper] - 1]])
+    low = BODY_LOW[upper] - 1
+    a, b = top.points[low], top.points[local_flip_index(upper)[low]]
     t = template(lower)
     unit = float(np.linalg.norm(a - b)) / (t[2, 0] - t[0, 0]) * rng.uniform(0.85, 1.05)
     angle = float(np.degrees(np.arctan2(up[0], -up[1])))

@@ -118,7 +118,7 @@ def shading(rng: np.random.Generator, h: int, w: int, scale: float) -> np.ndarra
 
 
 def background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
-    """A plain gradient, a blurred pattern or a room (wall + floor), plus clutter: (h, w, 3) uint8."""
+    """A plain gradient, a blurred pattern or a room (wall + floor) with clutter; (h, w, 3) uint8."""
     kind = rng.integers(0, 3)
     t = np.linspace(0, 1, h, dtype=np.float32)[:, None, None]
     if kind == 0:
@@ -194,7 +194,9 @@ def pose_template(rng: np.random.Generator, category_id: int) -> np.ndarray:
     return pts
 
 
-def _hermite(p0, p1, t0, t1, n: int) -> np.ndarray:
+def _hermite(p0: np.ndarray, p1: np.ndarray, t0: np.ndarray, t1: np.ndarray, n: int
+             ) -> np.ndarray:
+    """``n`` samples (end excluded) of the cubic from p0 to p1 with end tangents t0, t1."""
     s = np.linspace(0.0, 1.0, n, endpoint=False)[:, None]
     h00, h10 = 2 * s**3 - 3 * s**2 + 1, s**3 - 2 * s**2 + s
     h01, h11 = -2 * s**3 + 3 * s**2, s**3 - s**2
@@ -235,25 +237,27 @@ def trace(pts: np.ndarray, ring: tuple[int, ...], corner: frozenset[int], closed
     return np.concatenate(out)
 
 
-def _warp(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """A smooth displacement field (3 low-frequency sine waves), template units."""
+def _warp(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A smooth displacement field: 3 low-frequency sine waves (template units), as
+    (displacement vectors (3, 2), spatial frequencies (3, 2), phases (3,))."""
     k = 3
     amp = rng.uniform(0.0, 0.025, k)
     direction = rng.normal(size=(k, 2))
     freq = rng.normal(size=(k, 2)) * 0.9
     phase = rng.uniform(0, 2 * np.pi, k)
-    return amp[:, None] * direction / np.linalg.norm(direction, axis=1, keepdims=True), freq, \
-        phase, amp
+    return amp[:, None] * direction / np.linalg.norm(direction, axis=1, keepdims=True), freq, phase
 
 
-def _apply_warp(p: np.ndarray, warp) -> np.ndarray:
-    vec, freq, phase, _amp = warp
+def _apply_warp(p: np.ndarray, warp: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+    vec, freq, phase = warp
     return p + np.sin(2 * np.pi * p @ freq.T + phase) @ vec
 
 
 def garment_geometry(rng: np.random.Generator, category_id: int, size: tuple[int, int],
                      height_frac: float, unit: float | None = None, angle: float | None = None,
-                     anchor: tuple[tuple[int, ...], tuple[float, float]] | None = None):
+                     anchor: tuple[tuple[int, ...], tuple[float, float]] | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, list[np.ndarray], float,
+                                np.ndarray]:
     """Posed, traced, warped and placed garment: landmarks (N, 2), outer ring, inner ring, straps
     (dense, pixels), pixels per template unit and the garment's up vector."""
     h, w = size
@@ -367,7 +371,7 @@ def render_garment(rng: np.random.Generator, category_id: int, size: tuple[int, 
         layer[~mask] = 0
     contours = [outer] + ([inner] if inner is not None else []) + straps
     step, phase = max(3.0, 0.04 * s), float(rng.uniform(0, 1))
-    polygons = [resample(c[:-1], step, phase) for c in [outer] + ([inner] if inner is not None else [])]
+    polygons = [resample(c[:-1], step, phase) for c in contours[:1 + (inner is not None)]]
     if mirror:
         layer, mask = np.ascontiguousarray(layer[:, ::-1]), np.ascontiguousarray(mask[:, ::-1])
         pts = pts[local_flip_index(category_id)].copy()

@@ -177,7 +177,8 @@ def degrade(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
     out = img
     if rng.random() < 0.3:
         f = rng.uniform(0.45, 0.8)
-        small = cv2.resize(out, (max(int(w * f), 8), max(int(h * f), 8)), interpolation=cv2.INTER_AREA)
+        small = cv2.resize(out, (max(int(w * f), 8), max(int(h * f), 8)),
+                           interpolation=cv2.INTER_AREA)
         out = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
     if rng.random() < 0.5:
         out = cv2.GaussianBlur(out, (0, 0), float(rng.uniform(0.4, 1.3)))

@@ -163,7 +163,8 @@ def _ring(*parts: object) -> list[int]:
 
 
 @functools.lru_cache(maxsize=None)
-def outline(category_id: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[tuple[int, int], ...]]:
+def outline(category_id: int
+            ) -> tuple[tuple[int, ...], tuple[int, ...], tuple[tuple[int, int], ...]]:
     """Drawing recipe: (outer ring, inner ring, straps) as 1-based landmark numbers.
 
     The outer ring follows the outline through the landmarks (the ``SKELETON`` order of the
