@@ -6,7 +6,7 @@ with ``TEST.*`` overrides on the same weights) and ensembles the two (heatmap av
 ``tools/ensemble_fashionai.py --member``, result averaging with ``--average``). Every step is a
 tool run; finished trainings are reused (AUTO_RESUME). Prints a markdown table of NE (%).
 
-    python bench/fashionai_decoding.py [--train 500 --test 150 --hrnet-epochs 14 --cpn-epochs 30]
+    python bench/fashionai_decoding.py [--train 500 --test 150 --hrnet-epochs 24 --cpn-epochs 30]
 """
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def main() -> None:
     p.add_argument("--output", default="output/fashionai_bench")
     p.add_argument("--train", type=int, default=500)
     p.add_argument("--test", type=int, default=150)
-    p.add_argument("--hrnet-epochs", type=int, default=14)
+    p.add_argument("--hrnet-epochs", type=int, default=24)
     p.add_argument("--cpn-epochs", type=int, default=30)
     args = p.parse_args()
     data, out = Path(args.data), Path(args.output)
