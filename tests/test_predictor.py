@@ -25,7 +25,9 @@ XY_TOL_PX, SCORE_TOL = 1e-2, 1e-5
 def tiny_cfg(*opts):
     # Quarter-pixel decoding: the backend comparison is about the network outputs; DARK's
     # Taylor step amplifies 1e-6 differences on the near-flat maps of random weights.
-    return load_config(str(CFG), ["TEST.BATCH_SIZE_PER_GPU", "4",
+    # the 96x128 geometry the hand-computed decoding below assumes (not the demo's own size)
+    return load_config(str(CFG), ["MODEL.IMAGE_SIZE", "[96, 128]", "MODEL.HEATMAP_SIZE", "[24, 32]",
+                                  "MODEL.SIGMA", "1.5", "TEST.BATCH_SIZE_PER_GPU", "4",
                                   "TEST.POST_PROCESS_DARK", "False", *opts])
 
 
