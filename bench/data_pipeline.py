@@ -1,163 +1,392 @@
 #!/usr/bin/env python
-"""Training-path throughput of KeypointDataset at 512x384 input, 81 joints (agg81), sigma 3.
+"""Training input pipeline: clothpose against the DeepFashion2 winner's own dataset class.
 
-Measured in the same run, on synthetic DeepFashion2 images generated into a temp dir:
-  * ours, single process (OpenCV and torch limited to 1 thread: a per-core figure);
-  * ours through a DataLoader with 2 workers;
-  * an HRNet-style sample path (negative-stride flip view + warp, per-joint Python loops for the
-    joint transform and the target, ToTensor/Normalize-style float conversion) as the baseline;
-  * the target generator alone: vectorised vs HRNet's per-joint loop.
-Figures are medians over several runs.
+    git clone https://github.com/lzhbrian/deepfashion2-kps-agg-finetune /tmp/winner
+    git clone https://github.com/open-mmlab/mmpose /tmp/mmpose
+    OMP_NUM_THREADS=1 python bench/data_pipeline.py --reference /tmp/winner --mmpose /tmp/mmpose
+
+Both paths may be checkouts or bare git directories (extracted to a temp dir with
+``git archive``). Data: a DeepFashion2 root made of the two real photos of mmpose's test data
+(``tests/data/deepfasion2``: 750x750 JPEGs, one long-sleeved dress each, 294-layout COCO file);
+the winner's agg81 file is written from it by the winner's own ``scripts/dataset_agg81kps.py``
+(``agg81kps``). Config: the winner's ``w48_512x384_adam_lr1e-3-agg81kps.yaml`` (and the 294
+``w48_512x384_adam_lr1e-3.yaml``) with FLIP on, loaded by the winner's ``update_config`` for
+its ``Deepfashion2Agg81KpsDataset`` / ``Deepfashion2Dataset`` and by clothpose's loader for
+``build_dataset`` (the same file: flip, +-25 % scale, +-30 deg rotation in 60 % of samples).
+
+Printed, same run, medians of ``--runs`` interleaved runs:
+  * samples/s of ``dataset[i]`` in one process with one torch and one OpenCV thread (the
+    winner's: float input + 81/294 targets; ours: uint8 crop + keypoints, what a worker does);
+  * samples/s through a DataLoader with 2 workers, batch 32 (steady state after the first
+    batch), and the bytes per sample that cross the process boundary (tensor storage in shared
+    memory + the pickled rest of the batch);
+  * ours up to normalised input + targets on the device (here the CPU main process):
+    the same DataLoader plus ``BatchPreparer``, and ``BatchPreparer`` alone;
+  * JPEG decoding: OpenCV, simplejpeg (if installed) and DCT-reduced decoding.
+
+Runtime shims for the winner's code (not changes to it): its ``dataset`` package ``__init__``
+is not run (it imports the MPII/COCO modules, unused here); ``nms.cpu_nms`` / ``nms.gpu_nms``
+(Cython/CUDA builds the data path never calls) are empty stand-ins; ``np.float`` (removed from
+numpy 1.24) is set to ``float``; torchvision (unusable with this CPU torch) is replaced by the
+``ToTensor`` + ``Normalize`` its ``tools/train.py`` composes, written out as torchvision does
+them (``from_numpy(pic.transpose(2, 0, 1)).contiguous().float().div(255)``, then a clone with
+``sub_(mean).div_(std)``).
+Without ``--reference`` the winner's columns are skipped; without ``--mmpose`` two synthetic
+750x750 DeepFashion2 images stand in for the photos (figures then not comparable).
 """
 from __future__ import annotations
 
 import argparse
+import ast
+import contextlib
+import copy
+import json
+import pickle
+import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+import types
 from pathlib import Path
+from typing import Any, Callable, Iterator
 
 import cv2
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, RandomSampler, default_collate
 
 from clothpose.config import load_config
 from clothpose.data import build_dataset
-from clothpose.data.prepare import prepare_deepfashion2
-from clothpose.data.synthetic import make_synthetic
-from clothpose.data.targets import gaussian_targets
-from clothpose.utils.transforms import get_affine_transform
+from clothpose.data.decode import decode, probe
+
+WINNER = "HRNet-Human-Pose-Estimation"
+YAML81 = f"{WINNER}/experiments/deepfashion2/w48_512x384_adam_lr1e-3-agg81kps.yaml"
+YAML294 = f"{WINNER}/experiments/deepfashion2/w48_512x384_adam_lr1e-3.yaml"
+PHOTOS = "tests/data/deepfasion2"
 
 
-def loop_targets(joints, vis, image_size, heatmap_size, sigma):
-    """HRNet's generate_target: one Python iteration per joint."""
-    w, h = heatmap_size
-    k = len(joints)
-    weight = np.asarray(vis, np.float32).reshape(k, 1).copy()
-    target = np.zeros((k, h, w), np.float32)
-    stride = np.asarray(image_size, float) / np.asarray(heatmap_size, float)
-    tmp = sigma * 3
-    for j in range(k):
-        mx, my = int(joints[j][0] / stride[0] + 0.5), int(joints[j][1] / stride[1] + 0.5)
-        ul, br = [int(mx - tmp), int(my - tmp)], [int(mx + tmp + 1), int(my + tmp + 1)]
-        if ul[0] >= w or ul[1] >= h or br[0] < 0 or br[1] < 0:
-            weight[j] = 0
-            continue
-        size = 2 * tmp + 1
-        x = np.arange(0, size, 1, np.float32)
-        y = x[:, None]
-        g = np.exp(-((x - size // 2) ** 2 + (y - size // 2) ** 2) / (2 * sigma ** 2))
-        gx = max(0, -ul[0]), min(br[0], w) - ul[0]
-        gy = max(0, -ul[1]), min(br[1], h) - ul[1]
-        ix, iy = (max(0, ul[0]), min(br[0], w)), (max(0, ul[1]), min(br[1], h))
-        if weight[j] > 0.5:
-            target[j][iy[0]:iy[1], ix[0]:ix[1]] = g[gy[0]:gy[1], gx[0]:gx[1]]
-    return target, weight
+@contextlib.contextmanager
+def checkout(path: str | None, tmp: Path, name: str) -> Iterator[Path | None]:
+    """A directory tree of ``path``: itself, or extracted from a bare git directory."""
+    if not path:
+        yield None
+        return
+    p = Path(path)
+    if (p / "HEAD").is_file() and (p / "objects").is_dir():      # bare repository
+        out = tmp / name
+        out.mkdir()
+        archive = subprocess.run(["git", f"--git-dir={p}", "archive", "HEAD"], check=True,
+                                 capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(out)], input=archive, check=True)
+        yield out
+    else:
+        yield p
 
 
-_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
-_STD = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
+def make_root(photos: Path | None, tmp: Path) -> tuple[Path, str]:
+    """DeepFashion2 root (annotations/train_coco.json, 294 layout; images/train/)."""
+    root = tmp / "df2"
+    if photos is not None:
+        (root / "annotations").mkdir(parents=True)
+        (root / "images" / "train").mkdir(parents=True)
+        data = json.loads((photos / "deepfasion2.json").read_text())
+        for im in data["images"]:
+            shutil.copy(photos / im["file_name"], root / "images" / "train" / im["file_name"])
+        (root / "annotations" / "train_coco.json").write_text(json.dumps(data))
+        return root, f"the {len(data['images'])} real DeepFashion2 photos of mmpose's test data"
+    from clothpose.data.prepare import prepare_deepfashion2
+    from clothpose.data.synthetic import make_synthetic
+    make_synthetic(tmp / "raw", {"train": 2}, seed=0, size=(750, 750))
+    prepare_deepfashion2(tmp / "raw", root, ["train"], progress=False)
+    return root, "2 SYNTHETIC 750x750 images (no --mmpose: not comparable to the issue's figures)"
 
 
-def hrnet_style_sample(ds, idx, rng):
-    """The upstream JointsDataset path, re-typed for the comparison."""
-    rec = ds.records[idx]
-    img = cv2.imread(rec["image"], cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
-    img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-    joints = rec["keypoints"].astype(np.float64).copy()
-    c, s = (v.copy() for v in ds.boxes[idx])
-    s = s * np.clip(rng.standard_normal() * 0.25 + 1, 0.75, 1.25)
-    r = np.clip(rng.standard_normal() * 30, -60, 60) if rng.random() <= 0.6 else 0
-    if rng.random() <= 0.5:
-        img = img[:, ::-1, :]
-        joints[:, 0] = (img.shape[1] - 1 - joints[:, 0]) * joints[:, 2]
-        for a, b in ds.scheme.flip_pairs:
-            joints[[a, b]] = joints[[b, a]]
-        c[0] = img.shape[1] - c[0] - 1
-    trans = get_affine_transform(c, s, r, ds.image_size)
-    crop = cv2.warpAffine(img, trans, ds.image_size, flags=cv2.INTER_LINEAR)
-    # torchvision ToTensor + Normalize (in place), as HRNet's transform
-    t = torch.from_numpy(crop).permute(2, 0, 1).contiguous().float().div(255)
-    t.sub_(_MEAN).div_(_STD)
-    for j in range(len(joints)):
-        if joints[j, 2] > 0:
-            joints[j, :2] = trans @ np.array([joints[j, 0], joints[j, 1], 1.0])
-    target, weight = loop_targets(joints, joints[:, 2], ds.image_size, ds.heatmap_size, ds.sigma)
-    return t, torch.from_numpy(target), torch.from_numpy(weight)
+# ---------------------------------------------------------------------- the winner's code
+def _function(path: Path, name: str, namespace: dict) -> Callable:
+    """One top-level function of a script, executed from the clone (its module-level code,
+    e.g. ``sys.path`` edits and ``__main__`` blocks, is not)."""
+    tree = ast.parse(path.read_text())
+    fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name)
+    exec(compile(ast.Module([fn], []), str(path), "exec"), namespace)
+    return namespace[name]
 
 
-def rates(fns: dict, n: int, runs: int) -> dict:
-    """samples/s of each function, runs interleaved (load changes hit all alike); medians."""
-    out: dict = {k: [] for k in fns}
+class _ToTensor:
+    """torchvision.transforms.ToTensor on a uint8 HWC array."""
+
+    def __call__(self, pic: np.ndarray) -> torch.Tensor:
+        img = torch.from_numpy(pic.transpose((2, 0, 1))).contiguous()
+        return img.to(dtype=torch.get_default_dtype()).div(255)
+
+
+class _Normalize:
+    """torchvision.transforms.Normalize (inplace=False: a clone, then sub_ / div_)."""
+
+    def __init__(self, mean: list[float], std: list[float]):
+        self.mean, self.std = mean, std
+
+    def __call__(self, t: torch.Tensor) -> torch.Tensor:
+        t = t.clone()
+        mean = torch.as_tensor(self.mean, dtype=t.dtype)
+        std = torch.as_tensor(self.std, dtype=t.dtype)
+        return t.sub_(mean.view(-1, 1, 1)).div_(std.view(-1, 1, 1))
+
+
+class _Compose:
+    def __init__(self, fns: list):
+        self.fns = fns
+
+    def __call__(self, x: Any) -> Any:
+        for f in self.fns:
+            x = f(x)
+        return x
+
+
+def load_winner(clone: Path) -> types.SimpleNamespace:
+    """The winner's config, datasets and agg81 converter, imported from the clone."""
+    lib = clone / WINNER / "lib"
+    sys.path.insert(0, str(lib))        # the reference's own layout (bench only, run time)
+    if not hasattr(np, "float"):
+        np.float = float                # type: ignore[attr-defined]  # removed in numpy 1.24
+    pkg = types.ModuleType("dataset")
+    pkg.__path__ = [str(lib / "dataset")]   # its __init__ (MPII/COCO imports) is not run
+    sys.modules["dataset"] = pkg
+    for ext, fn in (("cpu_nms", "cpu_nms"), ("gpu_nms", "gpu_nms")):
+        stub = types.ModuleType(f"nms.{ext}")
+        setattr(stub, fn, None)         # Cython/CUDA builds; never called by the data path
+        sys.modules[f"nms.{ext}"] = stub
+    import importlib
+    config = importlib.import_module("config")
+    util = importlib.import_module("dataset.deepfashion2agg81kps_util")
+    agg = importlib.import_module("dataset.deepfashion2agg81kps")
+    d294 = importlib.import_module("dataset.deepfashion2")
+    script = clone / WINNER / "scripts" / "dataset_agg81kps.py"
+    agg81kps = _function(script, "agg81kps", {"deepfashion2agg81kps_util": util, "json": json,
+                                              "copy": copy, "np": np,
+                                              "tqdm": lambda x: x})   # no progress bar
+    return types.SimpleNamespace(cfg=config.cfg, update_config=config.update_config,
+                                 Agg81=agg.Deepfashion2Agg81KpsDataset,
+                                 DF2=d294.Deepfashion2Dataset, agg81kps=agg81kps)
+
+
+def winner_dataset(w: types.SimpleNamespace, yaml: Path, root: Path, agg: bool) -> Any:
+    cfg = w.cfg.clone()
+    args = argparse.Namespace(cfg=str(yaml), opts=["DATASET.ROOT", str(root),
+                                                   "DATASET.FLIP", "True"],
+                              modelDir="", logDir="", dataDir="")
+    w.update_config(cfg, args)
+    normalize = _Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+    cls = w.Agg81 if agg else w.DF2
+    with contextlib.redirect_stdout(None):   # it prints its flip pairs
+        return cls(cfg, cfg.DATASET.ROOT, cfg.DATASET.TRAIN_SET, True,
+                   _Compose([_ToTensor(), normalize]))
+
+
+# ---------------------------------------------------------------------- measuring
+def nbytes_across(batch: Any) -> int:
+    """Bytes a collated batch moves from a worker: tensor storage (shared memory) plus the
+    pickled rest (strings, numbers, the structure)."""
+    tensors: list[torch.Tensor] = []
+
+    def strip(x: Any) -> Any:
+        if isinstance(x, torch.Tensor):
+            tensors.append(x)
+            return None
+        if isinstance(x, dict):
+            return {k: strip(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [strip(v) for v in x]
+        return x
+    rest = strip(batch)
+    return sum(t.untyped_storage().nbytes() for t in tensors) + len(pickle.dumps(rest))
+
+
+def interleaved(fns: dict[str, Callable[[], float]], runs: int) -> dict[str, float]:
+    """Median rate of each function over ``runs`` rounds, rounds interleaved so that load
+    changes on the machine hit every column alike."""
+    out: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(runs):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn(n)
-            out[name].append(n / (time.perf_counter() - t0))
+        for k, fn in fns.items():
+            out[k].append(fn())
     return {k: statistics.median(v) for k, v in out.items()}
 
 
-def flipped_warp_rates(image: np.ndarray, runs: int) -> dict:
-    """warpAffine of a negative-stride (flipped) view vs the flip composed into the matrix."""
-    from clothpose.data.augment import crop_matrix
-    c, s = np.array([250.0, 260.0]), np.array([1.8, 2.4])
-    m_flip = crop_matrix(c, s, 10.0, (384, 512), image.shape[1])
-    m_view = get_affine_transform(np.array([image.shape[1] - 1 - 250.0, 260.0]), s, 10.0,
-                                  (384, 512))
-    view = image[:, ::-1]
-    return rates({"view": lambda k: [cv2.warpAffine(view, m_view, (384, 512)) for _ in range(k)],
-                  "composed": lambda k: [cv2.warpAffine(image, m_flip, (384, 512))
-                                         for _ in range(k)]}, 50, runs)
+def in_process(ds: Any, n: int) -> Callable[[], float]:
+    def run() -> float:
+        t = time.perf_counter()
+        for i in range(n):
+            ds[i % len(ds)]
+        return n / (time.perf_counter() - t)
+    return run
+
+
+def in_process_prepared(ds: Any, prep: Callable, n: int, batch: int) -> Callable[[], float]:
+    """samples/s of the whole per-sample work in one process: ``ds[i]``, collation and the
+    BatchPreparer (normalised input + targets) on the CPU, batch by batch."""
+    def run() -> float:
+        t = time.perf_counter()
+        for start in range(0, n, batch):
+            prep(default_collate([ds[i % len(ds)] for i in range(start, start + batch)]))
+        return (n + (-n) % batch) / (time.perf_counter() - t)
+    return run
+
+
+def through_loader(ds: Any, n: int, batch: int, workers: int,
+                   after: Callable[[Any], Any] | None = None,
+                   sizes: list | None = None) -> Callable[[], float]:
+    """samples/s of a DataLoader (random indices with replacement), timed from the first batch
+    (worker start-up excluded); ``after`` runs on each batch in the main process."""
+    def run() -> float:
+        sampler = RandomSampler(ds, replacement=True, num_samples=n + batch)
+        it = iter(DataLoader(ds, batch_size=batch, sampler=sampler, num_workers=workers))
+        first = next(it)
+        if sizes is not None and not sizes:
+            sizes.append(nbytes_across(first) / len(first[0]))
+        t = time.perf_counter()
+        seen = 0
+        for b in it:
+            if after is not None:
+                after(b)
+            seen += len(b[0])
+        return seen / (time.perf_counter() - t)
+    return run
+
+
+def decode_rates(path: Path, runs: int) -> dict[str, float]:
+    flags = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
+    enc = probe(str(path))
+    fns: dict[str, Callable[[], Any]] = {
+        "OpenCV imread": lambda: cv2.imread(str(path), flags),
+        "ours (header probe + imread), full size": lambda: decode(probe(str(path)))[0],
+        "ours, DCT-reduced 1/2": lambda: decode(probe(str(path)), 2)[0],
+        "ours, DCT-reduced 1/4": lambda: decode(probe(str(path)), 4)[0],
+    }
+    try:
+        import simplejpeg
+        same = np.array_equal(simplejpeg.decode_jpeg(path.read_bytes(), colorspace="BGR"),
+                              decode(enc)[0])
+        fns[f"simplejpeg {simplejpeg.__version__} (pixels equal: {same})"] = \
+            lambda: simplejpeg.decode_jpeg(path.read_bytes(), colorspace="BGR")
+        w, h = enc.size
+        fns["simplejpeg 1/2"] = lambda: simplejpeg.decode_jpeg(
+            path.read_bytes(), colorspace="BGR", min_width=-(-w // 2), min_height=-(-h // 2))
+    except ImportError:
+        fns["simplejpeg: not installed (pip install simplejpeg to measure it)"] = lambda: None
+
+    def timed(fn: Callable[[], Any], n: int = 40) -> Callable[[], float]:
+        def run() -> float:
+            t = time.perf_counter()
+            for _ in range(n):
+                fn()
+            return n / (time.perf_counter() - t)
+        return run
+    return interleaved({k: timed(f) for k, f in fns.items()}, runs)
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--images", type=int, default=48)
-    p.add_argument("--samples", type=int, default=96, help="samples per timed run")
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--reference", help="lzhbrian/deepfashion2-kps-agg-finetune (checkout or "
+                                       "bare git dir); absent: our columns only")
+    p.add_argument("--mmpose", help="open-mmlab/mmpose (checkout or bare git dir) for the "
+                                    "two DeepFashion2 photos; absent: synthetic images")
     p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--samples", type=int, default=96, help="samples per in-process run")
+    p.add_argument("--loader-samples", type=int, default=256, help="samples per loader run")
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--channels", default="81,294", help="81 and/or 294")
     args = p.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        make_synthetic(Path(tmp) / "raw", {"train": args.images}, seed=0, size=(512, 512))
-        prepare_deepfashion2(Path(tmp) / "raw", Path(tmp) / "prep", ["train"], progress=False)
-        cfg = load_config(None, ["DATASET.ROOT", str(Path(tmp) / "prep"), "DATASET.SCHEME",
-                                 "deepfashion2-agg81", "MODEL.IMAGE_SIZE", "[384, 512]",
-                                 "MODEL.HEATMAP_SIZE", "[96, 128]", "MODEL.SIGMA", "3",
-                                 "DATASET.COLOR_RGB", "True"])
-        ds = build_dataset(cfg, "train", is_train=True)
-        n = len(ds)
-        cv2.setNumThreads(1)               # per-core figures, as inside DataLoader workers
-        torch.set_num_threads(1)
-        rng = np.random.default_rng(0)
-        r = rates({"ours": lambda k: [ds[i % n] for i in range(k)],
-                   "base": lambda k: [hrnet_style_sample(ds, i % n, rng) for i in range(k)]},
-                  args.samples, args.runs)
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    with tempfile.TemporaryDirectory() as tmp_s:
+        tmp = Path(tmp_s)
+        with checkout(args.reference, tmp, "winner") as ref_dir, \
+                checkout(args.mmpose, tmp, "mmpose") as mm_dir:
+            photos = None
+            if mm_dir is not None:
+                photos = mm_dir / PHOTOS
+                if not photos.is_dir():
+                    sys.exit(f"{mm_dir}: no {PHOTOS} (an open-mmlab/mmpose checkout?)")
+            root, source = make_root(photos, tmp)
+            winner = None
+            if ref_dir is not None:
+                if not (ref_dir / YAML81).is_file():
+                    sys.exit(f"{ref_dir}: no {YAML81} (a deepfashion2-kps-agg-finetune clone?)")
+                winner = load_winner(ref_dir)
+                root81 = tmp / "df2_agg81"
+                (root81 / "annotations").mkdir(parents=True)
+                (root81 / "images").symlink_to(root / "images")
+                winner.agg81kps(str(root / "annotations" / "train_coco.json"),
+                                str(root81 / "annotations" / "train_coco.json"))
+            print(f"data pipeline, 512x384 input, FLIP on; data: {source}")
+            print(f"torch {torch.__version__}, OpenCV {cv2.__version__}, 1 torch / 1 OpenCV "
+                  f"thread, medians of {args.runs} interleaved runs")
+            if winner is None:
+                print("  (no --reference: the winner's columns are skipped)")
+            for ch in [int(c) for c in args.channels.split(",")]:
+                bench_channels(args, ch, root, ref_dir, winner,
+                               root81 if winner is not None else None)
+            image = sorted((root / "images" / "train").iterdir())[0]
+        print("\nJPEG decode of", image.name, "(images/s)")
+        for name, rate in decode_rates(image, args.runs).items():
+            print(f"  {name:58s} {rate:8.1f}" if rate else f"  {name}")
 
-        def loader_pass(k: int) -> None:
-            seen = 0
-            for batch in DataLoader(ds, batch_size=8, shuffle=True, num_workers=2):
-                seen += len(batch[0])
-                if seen >= k:
-                    break
-        workers = rates({"w": loader_pass}, args.samples * 2, args.runs)["w"]
-        joints = np.random.default_rng(1).uniform(0, 400, (81, 2))
-        vis = np.ones(81)
-        t = rates({"vec": lambda k: [gaussian_targets(joints, vis, (384, 512), (96, 128), 3.0)
-                                     for _ in range(k)],
-                   "loop": lambda k: [loop_targets(joints, vis, (384, 512), (96, 128), 3.0)
-                                      for _ in range(k)]}, 200, args.runs)
-        image = cv2.imread(ds.records[0]["image"])
-        w = flipped_warp_rates(image, args.runs)
-    ours, base, tv, tl = r["ours"], r["base"], t["vec"], t["loop"]
-    print(f"data pipeline, 512x384 input, 81 joints, {n} instances, median of {args.runs} runs")
-    print(f"  ours, 1 process, 1 thread      : {ours:8.1f} samples/s")
-    print(f"  HRNet-style path, same process : {base:8.1f} samples/s   ratio {ours / base:.2f}x")
-    print(f"  ours, DataLoader 2 workers     : {workers:8.1f} samples/s")
-    print(f"  targets vectorised             : {tv:8.1f} /s")
-    print(f"  targets per-joint loop         : {tl:8.1f} /s   ratio {tv / tl:.2f}x")
-    print(f"  warp, flip in the matrix       : {w['composed']:8.1f} /s")
-    print(f"  warp of a flipped (::-1) view  : {w['view']:8.1f} /s   ratio "
-          f"{w['composed'] / w['view']:.2f}x")
+
+def bench_channels(args: argparse.Namespace, ch: int, root: Path, ref_dir: Path | None,
+                   winner: Any, root81: Path | None) -> None:
+    yaml = YAML81 if ch == 81 else YAML294
+    ours_cfg = (ref_dir / yaml) if ref_dir is not None else \
+        Path(__file__).resolve().parents[1] / "experiments/deepfashion2" / \
+        ("hrnet-w48_512x384_agg81.yaml" if ch == 81 else "hrnet-w48_512x384_df2-294.yaml")
+    cfg = load_config(ours_cfg, ["DATASET.ROOT", str(root), "DATASET.FLIP", "True"])
+    ours = build_dataset(cfg, cfg.DATASET.TRAIN_SET, is_train=True)
+    assert ours.scheme.num_keypoints == ch, ours.scheme.name
+    prep = ours.batch_preparer("cpu", reuse_buffers=True)      # as tools/train.py
+    n, nl, b, w = args.samples, args.loader_samples, args.batch, args.workers
+    bytes_ours: list = []
+    bytes_dev: list = []
+    fns = {"ours": in_process(ours, n),
+           "ours_full": in_process_prepared(ours, prep, n, b),
+           "ours_loader": through_loader(ours, nl, b, w, sizes=bytes_ours),
+           "ours_device": through_loader(ours, nl, b, w, after=prep, sizes=bytes_dev)}
+    bytes_ref: list = []
+    if winner is not None:
+        ref = winner_dataset(winner, ref_dir / yaml, root81 if ch == 81 else root, ch == 81)
+        assert len(ref) == len(ours), (len(ref), len(ours))
+        fns["ref"] = in_process(ref, n)
+        fns["ref_loader"] = through_loader(ref, nl, b, w, sizes=bytes_ref)
+    collated = default_collate([ours[i % len(ours)] for i in range(b)])
+    fns["prep_only"] = lambda: _prep_rate(prep, collated)
+    r = interleaved(fns, args.runs)
+    mb = 1e6
+    print(f"\n{ch} channels ({ours_cfg.name}; {len(ours)} instances)")
+    if winner is not None:
+        print(f"  winner's {('Deepfashion2Agg81KpsDataset' if ch == 81 else 'Deepfashion2Dataset')}"
+              f", 1 process      : {r['ref']:7.1f} samples/s")
+    print(f"  ours, 1 process (uint8 crop + keypoints)   : {r['ours']:7.1f} samples/s"
+          + (f"   {r['ours'] / r['ref']:.2f}x" if winner is not None else ""))
+    print(f"  ours, 1 process, + normalised input and targets (BatchPreparer, CPU): "
+          f"{r['ours_full']:7.1f} samples/s"
+          + (f"   {r['ours_full'] / r['ref']:.2f}x" if winner is not None else ""))
+    if winner is not None:
+        print(f"  winner's, DataLoader {w} workers, batch {b}     : {r['ref_loader']:7.1f} "
+              f"samples/s   {bytes_ref[0] / mb:6.2f} MB/sample across processes")
+    print(f"  ours, DataLoader {w} workers, batch {b}         : {r['ours_loader']:7.1f} samples/s"
+          + (f"   {r['ours_loader'] / r['ref_loader']:.2f}x" if winner is not None else "")
+          + f"   {bytes_ours[0] / mb:6.2f} MB/sample across processes")
+    print(f"  ours, same + normalised input and targets on the device (CPU main process): "
+          f"{r['ours_device']:7.1f} samples/s"
+          + (f"   {r['ours_device'] / r['ref_loader']:.2f}x" if winner is not None else ""))
+    print(f"  ours, BatchPreparer alone (batch {b}, 1 thread)  : {r['prep_only']:7.1f} samples/s")
+
+
+def _prep_rate(prep: Any, batch: Any, reps: int = 3) -> float:
+    t = time.perf_counter()
+    for _ in range(reps):
+        prep(batch)
+    return reps * len(batch[0]) / (time.perf_counter() - t)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,9 @@ XY_TOL_PX, SCORE_TOL = 1e-2, 1e-5
 def tiny_cfg(*opts):
     # Quarter-pixel decoding: the backend comparison is about the network outputs; DARK's
     # Taylor step amplifies 1e-6 differences on the near-flat maps of random weights.
-    return load_config(str(CFG), ["TEST.BATCH_SIZE_PER_GPU", "4",
+    # the 96x128 geometry the hand-computed decoding below assumes (not the demo's own size)
+    return load_config(str(CFG), ["MODEL.IMAGE_SIZE", "[96, 128]", "MODEL.HEATMAP_SIZE", "[24, 32]",
+                                  "MODEL.SIGMA", "1.5", "TEST.BATCH_SIZE_PER_GPU", "4",
                                   "TEST.POST_PROCESS_DARK", "False", *opts])
 
 
@@ -81,7 +83,7 @@ def test_crop_is_the_test_time_crop_of_the_dataset(assets, tmp_path):
     ds = KeypointDataset([rec], get_scheme(cfg.DATASET.SCHEME), cfg.MODEL.IMAGE_SIZE,
                          cfg.MODEL.HEATMAP_SIZE, cfg.MODEL.SIGMA, is_train=False,
                          color_rgb=cfg.DATASET.COLOR_RGB)
-    x_ds, _, _, meta = ds[0]
+    x_ds, _, _, meta = ds.prepared(0)
     x, center, scale = Predictor(cfg, weights=d / "w.pth").crop(images[0], box)
     np.testing.assert_array_equal(x, x_ds.numpy())
     np.testing.assert_array_equal(center, meta["center"])

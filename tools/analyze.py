@@ -14,7 +14,7 @@ import argparse
 import sys
 import time
 
-from clothpose.evaluation import GroundTruth, GroundTruthError
+from clothpose.evaluation import GroundTruth
 from clothpose.evaluation.analysis import AnalysisParams
 from clothpose.evaluation.analysis_report import ImageFinder, analyze_to_folder
 from clothpose.utils.cli import make_parser, run_cli

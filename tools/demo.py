@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", default="output/demo", help="OUTPUT_DIR of the runs")
     p.add_argument("--train", type=int, default=800, help="synthetic training images")
     p.add_argument("--val", type=int, default=120, help="synthetic validation images")
-    p.add_argument("--epochs", type=int, default=20, help="aggregation epochs")
+    p.add_argument("--epochs", type=int, default=24, help="aggregation epochs")
     p.add_argument("--finetune-epochs", type=int, default=4, help="epochs of each finetune")
     p.add_argument("--categories", default="1,8", help="categories to finetune")
     p.add_argument("--det-cfg", default="experiments/demo/tiny_centernet.yaml",

@@ -2,6 +2,8 @@
 
     python tools/train.py --cfg experiments/deepfashion2/<exp>.yaml [KEY VALUE ...]
     torchrun --nproc_per_node 2 tools/train.py --cfg ...      # DistributedDataParallel
+    torchrun --nnodes 2 --nproc_per_node 8 --rdzv-backend c10d --rdzv-endpoint HOST:29400 \
+        --rdzv-id RUN tools/train.py --cfg ...                 # the same on every node
 
 Runs go to OUTPUT_DIR/<dataset>/<model>/<experiment>/ (checkpoint.pth every epoch, model_best.pth,
 final_state.pth, results/, train.log); TensorBoard logs to LOG_DIR/.
@@ -28,8 +30,10 @@ from clothpose.core.loss import build_loss
 from clothpose.core.optim import (apply_schedule, build_optimizer, build_scheduler,
                                   configure_cudnn, seed_everything)
 from clothpose.core.preflight import check_validation_set
+from clothpose.core.scale import compile_model, convert_sync_batchnorm
 from clothpose.core.testing import validate
 from clothpose.data import build_dataset
+from clothpose.data.batch import batch_preparer
 from clothpose.errors import CheckpointError, InputError, TrainingError
 from clothpose.models import build_model, init_from_checkpoint
 from clothpose.utils.cli import default_argument_parser, opts_from_args, parse_with_opts, run_cli
@@ -87,9 +91,13 @@ def prepare_model(cfg, info):
     model = model.to(info.device)
     if cfg.TRAIN.CHANNELS_LAST:
         model = model.to(memory_format=torch.channels_last)
+    if cfg.TRAIN.SYNC_BN:
+        model = convert_sync_batchnorm(model, info)
     if info.distributed:
         ids = [info.device.index] if info.device.type == "cuda" else None
         model = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+    if cfg.TRAIN.COMPILE:
+        model = compile_model(model, cfg.TRAIN.COMPILE_MODE)
     return model
 
 
@@ -159,8 +167,11 @@ def setup_training(cfg, info, dirs, train_set, valid_set) -> Training:
         restore_optimizer(t.optimizer, cfg.TRAIN.INIT_FROM)
     elif cfg.TRAIN.INIT_OPTIMIZER:
         logger.warning("TRAIN.INIT_OPTIMIZER is set but TRAIN.INIT_FROM is empty: nothing restored")
-    logger.info("train: %d samples, valid: %s boxes, device %s x %d", len(train_set),
-                len(valid_set) if valid_set is not None else "-", info.device, info.world_size)
+    logger.info("train: %d samples, valid: %s boxes, device %s x %d, batch %d x %d processes x "
+                "%d accumulation steps = %d per optimizer step", len(train_set),
+                len(valid_set) if valid_set is not None else "-", info.device, info.world_size,
+                cfg.TRAIN.BATCH_SIZE_PER_GPU, info.world_size, cfg.TRAIN.ACCUM_STEPS,
+                cfg.TRAIN.BATCH_SIZE_PER_GPU * info.world_size * cfg.TRAIN.ACCUM_STEPS)
     ckpt_path = dirs.output / "checkpoint.pth"
     if cfg.AUTO_RESUME and ckpt_path.exists():
         resume(cfg, t, ckpt_path)
@@ -183,12 +194,15 @@ def run_epoch(cfg, info, dirs, t: Training, epoch: int) -> tuple[float, float, f
     task = evaluator_class(cfg)
     hook = None
     if cfg.DEBUG.DEBUG and info.is_main and task.debug_pictures:
-        hook = lambda x, tg, o, step: save_debug_images(  # noqa: E731
-            cfg, debug_images(x, tg, o, cfg.DATASET.COLOR_RGB), dirs.output / "debug",
+        hook = lambda batch, o, step: save_debug_images(  # noqa: E731
+            cfg, debug_images(batch, o, cfg.DATASET.COLOR_RGB), dirs.output / "debug",
             f"train_epoch{epoch}", t.writer, step)
     lr = t.optimizer.param_groups[0]["lr"]
+    prepare = batch_preparer(t.train_set, info.device, cfg.TRAIN.CHANNELS_LAST,
+                             reuse_buffers=True)
     try:
         stats = train_one_epoch(t.model, t.loader, t.criterion, t.optimizer, info.device, epoch,
+                                prepare=prepare, accum_steps=cfg.TRAIN.ACCUM_STEPS,
                                 scaler=t.scaler, amp=cfg.TRAIN.AMP,
                                 channels_last=cfg.TRAIN.CHANNELS_LAST,
                                 max_iters=cfg.TRAIN.MAX_ITERS_PER_EPOCH,

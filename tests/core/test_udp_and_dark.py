@@ -108,7 +108,6 @@ def test_round_trip_every_encoding_through_the_configured_decoder(udp, decoder):
 def test_hrnet_decoding_of_udp_targets_is_the_biased_mix():
     """The old behaviour for reference: UDP targets decoded with HRNet's back-projection are
     off by the (in - 1) / (out - 1) vs in / out stride mismatch (several pixels)."""
-    cfg = _cfg("DATASET.USE_UDP", "True", "MODEL.SIGMA", "3", "TEST.POST_PROCESS_DARK", "True")
     pts = _points()
     center, scale = box_to_center_scale((40.0, 60.0, 300.0, 420.0), IMAGE[0] / IMAGE[1])
     joints = affine_transform_points(pts, crop_matrix(center, scale, 0.0, IMAGE, udp=True))
@@ -145,7 +144,7 @@ def test_dataset_samples_decode_back_to_their_annotations(synthetic_df2, udp):
     decode = make_decoder(cfg)
     worst, n = 0.0, 0
     for i in range(len(ds)):
-        _, target, weight, meta = ds[i]
+        _, target, weight, meta = ds.prepared(i)
         m = crop_matrix(meta["center"], meta["scale"], 0.0, (24, 32), udp=udp)  # -> heatmap
         inside = affine_transform_points(meta["joints"][:, :2], m)
         margin = 3 * 2.0 + 2                      # the whole Gaussian window is in the map

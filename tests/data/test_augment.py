@@ -90,7 +90,7 @@ def test_heatmap_peak_lands_where_the_affine_puts_the_joint(tmp_path, flip):
     fi = np.asarray(ds.scheme.flip_index)
     checked = 0
     for _ in range(10):
-        inp, target, weight, meta = ds[0]
+        inp, target, weight, meta = ds.prepared(0)
         m = crop_matrix(meta["center"], meta["scale"], meta["rotation"], (96, 128),
                         240 if meta["flipped"] else None)
         assert meta["flipped"] == (meta["flipped"] and flip)
@@ -115,7 +115,7 @@ def test_heatmap_peak_lands_where_the_affine_puts_the_joint(tmp_path, flip):
 
 def test_no_augmentation_at_test_time(tmp_path):
     ds, _ = _dot_dataset(tmp_path, AugmentParams(flip=True, rot_prob=1.0), is_train=False)
-    _, _, _, meta = ds[0]
+    meta = ds[0][2]
     assert meta["rotation"] == 0 and not meta["flipped"]
     np.testing.assert_allclose(meta["center"], [110.0, 100.0])
     # box 140x140 widened to aspect 96/128 -> 140 x 186.67, times 1.25, in units of 200 px

@@ -28,7 +28,11 @@ def test_train_batches_from_prepared_synthetic_data(synthetic_df2):
     labelled = [a for a in coco["annotations"] if a["num_keypoints"] > 0]
     assert len(ds) == len(labelled) and ds.scheme.num_keypoints == 81
     assert ds.image_ids == sorted(i["id"] for i in coco["images"])
-    inp, target, weight, meta = next(iter(DataLoader(ds, batch_size=4, num_workers=2)))
+    crops, kps, meta = next(iter(DataLoader(ds, batch_size=4, num_workers=2)))
+    assert crops.shape == (4, 128, 96, 3) and crops.dtype == torch.uint8   # what workers ship
+    assert kps.shape == (4, 81, 3) and kps.dtype == torch.float32
+    batch = ds.batch_preparer("cpu")((crops, kps, meta))
+    inp, target, weight = batch.inputs, batch.target, batch.target_weight
     assert inp.shape == (4, 3, 128, 96) and inp.dtype == torch.float32
     assert target.shape == (4, 81, 32, 24) and weight.shape == (4, 81, 1)
     assert meta["joints"].shape == (4, 81, 3) and meta["image_id"].dtype == torch.int64
@@ -64,7 +68,7 @@ def test_detection_boxes_and_gt_for_evaluation(synthetic_df2):
     dets = json.loads(det_file.read_text())
     want = [d for d in dets if d["score"] >= 0.4 and d["category_id"] <= 7]
     assert len(ds) == len(want) > 0
-    _, target, weight, meta = ds[0]
+    _, target, weight, meta = ds.prepared(0)
     assert meta["score"] == pytest.approx(want[0]["score"]) and not weight.any()
     np.testing.assert_allclose(meta["box"], want[0]["bbox"])     # the file's box, unclipped
     gt = ds.evaluation_gt()
@@ -135,7 +139,7 @@ def test_unreadable_image_error_or_skip(synthetic_df2, tmp_path):
         ds[0]
     ds = build_dataset(_cfg(root, "TEST.USE_GT_BBOX", "True", "DATASET.SKIP_BAD_SAMPLES", "True"),
                        "validation", False)
-    _, _, _, meta = ds[0]
+    meta = ds[0][2]
     assert meta["image"] != bad and ds.num_bad_images == 1
 
 
@@ -198,7 +202,7 @@ def test_detection_boxes_are_cropped_as_given_like_hrnet(synthetic_df2, tmp_path
     (tmp_path / "d.json").write_text(json.dumps(det))
     ds = build_dataset(_cfg(synthetic_df2.root, "TEST.COCO_BBOX_FILE", str(tmp_path / "d.json"),
                             "DATASET.BOX_CONVENTION", convention), "validation", is_train=False)
-    _, _, _, meta = ds[0]
+    meta = ds[0][2]
     # _box2cs: centre (x + w / 2, y + h / 2); w < 0.75 h? no: h = w / 0.75; x 1.25 padding
     np.testing.assert_allclose(meta["center"], [30.0, 35.0])
     np.testing.assert_allclose(meta["scale"], [100 / 200 * 1.25, 100 / 0.75 / 200 * 1.25],

@@ -75,3 +75,26 @@ def test_occluded_landmarks_are_under_a_later_garment():
     inside = kps[:, 2] > 0
     assert inside.any() and (kps[inside, 2] == 1).all()
     assert (_visibility(back, [], *size)[inside, 2] == 2).all()
+
+
+@pytest.mark.parametrize("cid", CATS)
+def test_every_landmark_lies_on_a_drawn_curve(cid):
+    """Landmarks are outline geometry: each one is a sample of the outer/inner ring or a strap,
+    mirrored or not, and the curve is smooth through contour (non-corner) landmarks."""
+    from clothpose.data.synthetic.templates import corners
+    for mirror in (False, True):
+        g = render_garment(np.random.default_rng(cid), cid, (200, 200), 0.6, mirror=mirror)
+        for k, p in enumerate(g.points):
+            d = [np.linalg.norm(c - p, axis=1) for c in g.contours]
+            best = int(np.argmin([x.min() for x in d]))
+            assert d[best].min() < 1e-6, (cid, k + 1)
+        if not mirror:
+            outer = g.contours[0]
+            for j in set(range(1, len(g.points) + 1)) - corners(cid) - {4}:
+                i = np.flatnonzero(np.linalg.norm(outer - g.points[j - 1], axis=1) < 1e-6)
+                if len(i) != 1 or i[0] in (0, len(outer) - 1):
+                    continue
+                a, b = outer[i[0]] - outer[i[0] - 1], outer[i[0] + 1] - outer[i[0]]
+                turn = np.degrees(np.arccos(np.clip(a @ b / np.linalg.norm(a) / np.linalg.norm(b),
+                                                    -1, 1)))
+                assert turn < 12, (cid, j, turn)       # no kink where a contour landmark sits

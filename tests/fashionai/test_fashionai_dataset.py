@@ -33,7 +33,7 @@ def test_whole_image_input_is_top_left_anchored_and_padded(fashionai_release):
         np.testing.assert_allclose(s, [side / PIXEL_STD] * 2, rtol=1e-6)
     i = next(n for n, r in enumerate(ds.records) if cv2.imread(r["image"]).shape[1] < 96)
     img = cv2.imread(ds.records[i]["image"])
-    inp, target, weight, meta = ds[i]
+    inp, target, weight, meta = ds.prepared(i)
     pic = (inp.numpy().transpose(1, 2, 0) * STD + MEAN) * 255          # RGB, 128x128
     scale = 128 / 96
     expected = cv2.resize(img, None, fx=scale, fy=scale)[..., ::-1]
@@ -68,7 +68,7 @@ def test_box_input_and_evaluation_ground_truth(fashionai_release):
     assert [a["image_id"] for a in gt["annotations"]] == [ranks[i] for i in table.image_ids]
     k = np.asarray(gt["annotations"][0]["keypoints"]).reshape(24, 3)
     np.testing.assert_array_equal(k[:, 2], table.keypoints[0, :, 2] + 1)   # COCO v: 2/1/0
-    assert ds[0][3]["image_id"] == ranks[ds.records[0]["image_id"]]
+    assert ds[0][2]["image_id"] == ranks[ds.records[0]["image_id"]]
     kps = table.keypoints[0]
     lab = kps[:, 2] >= 0
     x, y, w, h = ds.records[0]["box"]
@@ -97,5 +97,5 @@ def test_type_filter_and_per_type_scheme(fashionai_release):
     skirt = build_dataset(cfg_for(fashionai_release, "DATASET.SCHEME", "fashionai-skirt",
                                   "MODEL.NUM_JOINTS", "4"), "train", True)
     assert skirt.scheme.num_keypoints == 4 and len(skirt) == 2
-    assert skirt[0][1].shape == (4, 32, 32)
+    assert skirt.prepared(0)[1].shape == (4, 32, 32)
     assert len(skirt.evaluation_gt()["annotations"]) == 2

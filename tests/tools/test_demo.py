@@ -17,7 +17,7 @@ def test_demo_miniature_runs_the_whole_recipe(tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1")
     cmd = [sys.executable, str(ROOT / "tools/demo.py"), "--mini", "--data", str(tmp_path / "data"),
            "--output", str(tmp_path / "out"), "--train", "16", "--val", "6", "--epochs", "1",
-           "--finetune-epochs", "1"]
+           "--finetune-epochs", "1", "--categories", "1,13"]   # both in the 16 / 6 images
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
     box, det, last = r.stdout.strip().splitlines()[-3:]

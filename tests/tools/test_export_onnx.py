@@ -17,6 +17,9 @@ ort = pytest.importorskip("onnxruntime")
 ROOT = Path(__file__).resolve().parents[2]
 CFG = ROOT / "experiments" / "demo" / "tiny_agg81.yaml"
 TOL = 1e-4   # max abs heatmap difference accepted for O(1) heatmaps
+_CFG = load_config(str(CFG), [])
+W, H = _CFG.MODEL.IMAGE_SIZE          # the demo config's input and heatmap sizes
+HW, HH = _CFG.MODEL.HEATMAP_SIZE
 
 
 def load_tool():
@@ -41,7 +44,7 @@ def exported(tmp_path_factory):
             torch.nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
     model.eval()
     with torch.no_grad():
-        model.final_layer.weight /= model(torch.randn(1, 3, 128, 96)).abs().max()
+        model.final_layer.weight /= model(torch.randn(1, 3, H, W)).abs().max()
     torch.save({"state_dict": model.state_dict()}, d / "w.pth")
     assert EXPORT.main(["--cfg", str(CFG), "--weights", str(d / "w.pth"), "--out",
                         str(d / "m.onnx"), "--opset", "17", "--tolerance", str(TOL)]) == 0
@@ -54,17 +57,17 @@ def test_checker_metadata_and_dynamic_batch(exported, capsys):
     onnx.checker.check_model(proto)
     meta = {p.key: p.value for p in proto.metadata_props}
     assert meta["clothpose.scheme"] == "deepfashion2-agg81"
-    assert meta["clothpose.image_size"] == "96x128"
+    assert meta["clothpose.image_size"] == f"{W}x{H}"
     assert proto.opset_import[0].version == 17
     sess = ort.InferenceSession(str(d / "m.onnx"), providers=["CPUExecutionProvider"])
-    assert sess.get_inputs()[0].shape[1:] == [3, 128, 96]
+    assert sess.get_inputs()[0].shape[1:] == [3, H, W]
     worst, peak = 0.0, 0.0
     for n in (1, 3, 5):
-        x = torch.randn(n, 3, 128, 96)
+        x = torch.randn(n, 3, H, W)
         with torch.inference_mode():
             ref = model(x).numpy()
         got = sess.run(None, {"input": x.numpy()})[0]
-        assert got.shape == (n, 81, 32, 24)
+        assert got.shape == (n, 81, HH, HW)
         worst, peak = max(worst, np.abs(got - ref).max()), max(peak, np.abs(ref).max())
     assert worst < TOL and peak > 0.1
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -193,3 +194,44 @@ def test_analyze_writes_the_error_report_next_to_the_results(trained, synthetic_
     assert r.stdout.strip().splitlines()[-1] == f"AP={data['ap']['AP']:.4f}"
     assert (merged.parent / "report.md").exists()                 # the AP report is kept
     assert (merged.parent / "analysis" / "report.md").exists()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_nodes_on_the_loopback_train_like_two_local_processes(synthetic_df2, tmp_path):
+    """Multi-node torchrun (README): two launchers, ``--nnodes 2 --rdzv-backend c10d`` on
+    127.0.0.1, one process each, give the weights of one launcher with two processes, with
+    gradient accumulation (DDP all-reduce once per group) and SYNC_BN (a warning on CPU)."""
+    opts = ["TRAIN.END_EPOCH", "1", "TRAIN.VAL_FREQ", "0", "TRAIN.MAX_ITERS_PER_EPOCH", "4",
+            "TRAIN.ACCUM_STEPS", "2", "TRAIN.SYNC_BN", "True"]
+    local = torchrun("train.py", "--cfg", CFG, *common(synthetic_df2, tmp_path / "local"), *opts)
+    assert local.returncode == 0, local.stdout[-3000:] + local.stderr[-3000:]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    launch = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2",
+              "--nproc_per_node", "1", "--rdzv-backend", "c10d", "--rdzv-endpoint",
+              f"127.0.0.1:{_free_port()}", "--rdzv-id", "clothpose-two-nodes",
+              str(ROOT / "tools/train.py"), "--cfg", CFG,
+              *common(synthetic_df2, tmp_path / "nodes"), *opts]
+    nodes = [subprocess.Popen(launch, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    logs = []
+    try:
+        for p in nodes:
+            out, err = p.communicate(timeout=400)
+            logs.append(out + err)
+    finally:
+        for p in nodes:
+            p.kill()
+    assert [p.returncode for p in nodes] == [0, 0], "\n".join(x[-3000:] for x in logs)
+    text = "\n".join(logs)
+    assert "device cpu x 2" in text and "2 accumulation steps = 16 per optimizer step" in text
+    assert "SyncBatchNorm runs on GPUs only" in text
+    a = load_checkpoint(run_dir(tmp_path / "local") / "final_state.pth")
+    b = load_checkpoint(run_dir(tmp_path / "nodes") / "final_state.pth")
+    assert set(a) == set(b)
+    for k in a:
+        torch.testing.assert_close(b[k], a[k], rtol=0, atol=0, msg=k)

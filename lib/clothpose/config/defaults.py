@@ -124,6 +124,9 @@ _C.DATASET.PIXEL_STD = [58.395, 57.12, 57.375]
 # Box (x, y, w, h) -> pixel extent: hrnet x2 = x + w - 1 (HRNet, the seeds) | mmpose x2 = x + w.
 _C.DATASET.BOX_CONVENTION = "hrnet"
 _C.DATASET.COLOR_JITTER = 0.0       # brightness/contrast/saturation jitter amplitude
+# Training crops that shrink a JPEG >= 2x decode it at 1/2, 1/4 or 1/8 size in the DCT domain
+# (faster; the averaging also anti-aliases the warp). TEST.REDUCED_DECODE does it at test time.
+_C.DATASET.REDUCED_DECODE = True
 _C.DATASET.USE_UDP = False          # unbiased data processing end to end: UDP crop, targets and
                                     # back-projection (flip test then needs no SHIFT_HEATMAP)
 # detector (MODEL.NAME centernet) augmentation and targets; FLIP, COLOR_JITTER, COLOR_RGB apply too
@@ -153,7 +156,15 @@ _C.TRAIN.BATCH_SIZE_PER_GPU = 32
 _C.TRAIN.SHUFFLE = True
 _C.TRAIN.AMP = False                # CUDA automatic mixed precision
 _C.TRAIN.CHANNELS_LAST = False      # CUDA channels_last memory format
-_C.TRAIN.MAX_ITERS_PER_EPOCH = 0    # >0: cap iterations per epoch (smoke runs)
+_C.TRAIN.MAX_ITERS_PER_EPOCH = 0    # >0: cap iterations (batches, not optimizer steps) per epoch
+# Gradient accumulation: one optimizer step per ACCUM_STEPS batches. TRAIN.LR belongs to the
+# effective batch BATCH_SIZE_PER_GPU x processes x ACCUM_STEPS: to reproduce a run of batch B per
+# GPU on G GPUs with g GPUs, pick BATCH_SIZE_PER_GPU b and ACCUM_STEPS k with b g k = B G and keep
+# LR (BatchNorm still sees batches of b; see README).
+_C.TRAIN.ACCUM_STEPS = 1
+_C.TRAIN.COMPILE = False            # torch.compile the model (PyTorch 2; first steps compile)
+_C.TRAIN.COMPILE_MODE = "default"   # torch.compile mode: default | reduce-overhead | max-autotune
+_C.TRAIN.SYNC_BN = False            # SyncBatchNorm across DDP processes (CUDA only; see README)
 _C.TRAIN.VAL_FREQ = 1               # validate every N epochs (0 = never)
 
 _C.TEST = CN()
@@ -178,6 +189,7 @@ _C.TEST.RESCORE_ALL_CHANNELS = False  # winner's rescoring over all channels, no
 _C.TEST.COCO_BBOX_FILE = ""
 _C.TEST.BBOX_THRE = 1.0
 _C.TEST.MODEL_FILE = ""
+_C.TEST.REDUCED_DECODE = False      # off: test crops pixel-identical to HRNet's / mmpose's
 _C.TEST.MAX_IMAGES = 0              # >0: test / validate on the first N images (by image id)
 _C.TEST.DET_TOPK = 100              # detector: peaks kept per image (COCO's maxDets)
 _C.TEST.DET_SCORE_THRE = 0.01       # detector: boxes below this score are not written

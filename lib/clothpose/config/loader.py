@@ -238,7 +238,9 @@ def validate(cfg: CN, source: str = "<config>") -> None:
             ("DATASET.INPUT", cfg.DATASET.INPUT, ("box", "image")),
             ("DATASET.BOX_CONVENTION", cfg.DATASET.BOX_CONVENTION, ("hrnet", "mmpose")),
             ("LOSS.NAME", cfg.LOSS.NAME, ("mse", "cpn_l1", "centernet")),
-            ("TEST.NMS_MODE", cfg.TEST.NMS_MODE, ("hrnet", "mmpose"))):
+            ("TEST.NMS_MODE", cfg.TEST.NMS_MODE, ("hrnet", "mmpose")),
+            ("TRAIN.COMPILE_MODE", cfg.TRAIN.COMPILE_MODE,
+             ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"))):
         if value not in allowed:
             fail(key, f"{value!r} is not one of {allowed}")
     for key in ("PIXEL_MEAN", "PIXEL_STD"):
@@ -253,6 +255,8 @@ def validate(cfg: CN, source: str = "<config>") -> None:
     if cfg.TEST.DARK_KERNEL and (cfg.TEST.DARK_KERNEL < 1 or cfg.TEST.DARK_KERNEL % 2 == 0):
         fail("TEST.DARK_KERNEL", f"{cfg.TEST.DARK_KERNEL} must be 0 (from MODEL.SIGMA) or a "
              "positive odd size")
+    if cfg.TRAIN.ACCUM_STEPS < 1:
+        fail("TRAIN.ACCUM_STEPS", f"{cfg.TRAIN.ACCUM_STEPS} must be >= 1 (1 = no accumulation)")
     if is_detector(cfg):
         _validate_detector(cfg, fail)
     if cfg.TRAIN.END_EPOCH < cfg.TRAIN.BEGIN_EPOCH:

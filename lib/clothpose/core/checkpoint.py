@@ -23,8 +23,15 @@ logger = logging.getLogger(__name__)
 
 
 def unwrap(model: nn.Module) -> nn.Module:
-    """The bare model inside DDP / DataParallel wrappers."""
-    return model.module if hasattr(model, "module") else model
+    """The bare model inside DDP / DataParallel and ``torch.compile`` wrappers (any nesting)."""
+    while True:
+        inner = model.__dict__.get("_modules", {})
+        if "_orig_mod" in inner:           # torch.compile's OptimizedModule
+            model = inner["_orig_mod"]
+        elif isinstance(model, (nn.parallel.DistributedDataParallel, nn.DataParallel)):
+            model = model.module
+        else:
+            return model
 
 
 def rng_state() -> dict[str, Any]:

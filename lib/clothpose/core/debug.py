@@ -1,5 +1,9 @@
-"""DEBUG.* pictures during training: batch inputs with target / predicted keypoints, and
-heatmaps, as PNG files in the run folder and as TensorBoard images."""
+"""DEBUG.* pictures during training: batch crops with target / predicted keypoints, and
+heatmaps, as PNG files in the run folder and as TensorBoard images.
+
+The crops are the uint8 ones the workers made and the targets those ``data.batch.BatchPreparer``
+drew on the device for the loss: the pictures show exactly what the model was trained on.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,12 +14,14 @@ import numpy as np
 import torch
 
 from ..data.augment import MEAN, STD
+from ..data.batch import Batch
 from ..utils.vis import make_grid, save_png
 from .evaluate import heatmap_argmax
 
 
 def denormalize(inputs: torch.Tensor, rgb: bool) -> list[np.ndarray]:
-    """Network inputs (N, 3, H, W) back to uint8 BGR images."""
+    """Network inputs (N, 3, H, W) normalised with ImageNet's statistics back to uint8 BGR
+    images (for batches that carry no uint8 crops)."""
     x = inputs.detach().float().cpu().numpy().transpose(0, 2, 3, 1)
     x = np.clip((x * STD + MEAN) * 255.0, 0, 255).astype(np.uint8)
     return [np.ascontiguousarray(im[..., ::-1] if rgb else im) for im in x]
@@ -39,11 +45,14 @@ def heatmap_strip(heatmaps: np.ndarray, max_channels: int = 16) -> np.ndarray:
     return np.concatenate(tiles, axis=1)
 
 
-def debug_images(inputs: torch.Tensor, target: torch.Tensor, output: torch.Tensor,
-                 rgb: bool, max_images: int = 8) -> dict[str, np.ndarray]:
-    """Grids: inputs with target keypoints (green) and predicted ones (red); heatmaps."""
-    imgs = denormalize(inputs[:max_images], rgb)
-    tgt = target[:max_images].detach().float().cpu().numpy()
+def debug_images(batch: Batch, output: torch.Tensor, rgb: bool, max_images: int = 8
+                 ) -> dict[str, np.ndarray]:
+    """Grids: crops with target keypoints (green) and predicted ones (red); heatmaps."""
+    if batch.images is not None:   # BGR uint8 crops (before colour jitter)
+        imgs = [np.ascontiguousarray(im) for im in batch.images[:max_images].cpu().numpy()]
+    else:
+        imgs = denormalize(batch.inputs[:max_images], rgb)
+    tgt = batch.target[:max_images].detach().float().cpu().numpy()
     pred = output[:max_images].detach().float().cpu().numpy()
     gt_pts = [_draw_points(im, t, (0, 255, 0)) for im, t in zip(imgs, tgt)]
     pr_pts = [_draw_points(im, p, (0, 0, 255)) for im, p in zip(imgs, pred)]

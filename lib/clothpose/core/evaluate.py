@@ -2,20 +2,30 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 
-def heatmap_argmax(heatmaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(N, K, H, W) -> integer peak coordinates (N, K, 2) as (x, y) and peak values (N, K)."""
+def heatmap_argmax(heatmaps: np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """(N, K, H, W) -> integer peak coordinates (N, K, 2) as (x, y) and peak values (N, K).
+
+    A tensor is reduced on its device (first maximum, as numpy) and only the (N, K) peaks are
+    copied to the host, not the heatmaps.
+    """
     n, k, h, w = heatmaps.shape
-    flat = heatmaps.reshape(n, k, -1)
-    idx = flat.argmax(axis=2)
-    vals = np.take_along_axis(flat, idx[..., None], axis=2)[..., 0]
+    if isinstance(heatmaps, torch.Tensor):
+        vals_t, idx_t = heatmaps.detach().reshape(n, k, -1).max(dim=2)
+        vals, idx = vals_t.float().cpu().numpy(), idx_t.cpu().numpy()
+    else:
+        flat = heatmaps.reshape(n, k, -1)
+        idx = flat.argmax(axis=2)
+        vals = np.take_along_axis(flat, idx[..., None], axis=2)[..., 0]
     coords = np.stack([idx % w, idx // w], axis=-1).astype(np.float32)
     coords[vals <= 0] = 0
     return coords, vals
 
 
-def heatmap_accuracy(output: np.ndarray, target: np.ndarray, thr: float = 0.5) -> tuple[float, int]:
+def heatmap_accuracy(output: np.ndarray | torch.Tensor, target: np.ndarray | torch.Tensor,
+                     thr: float = 0.5) -> tuple[float, int]:
     """Mean PCK over keypoints that have a target peak, with HRNet's normalisation (H/10, W/10).
 
     Returns (accuracy, number of keypoints counted); the accuracy is 0 when nothing is counted.

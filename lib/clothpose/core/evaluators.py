@@ -24,6 +24,7 @@ from torch import nn
 from tqdm import tqdm
 from yacs.config import CfgNode
 
+from ..data.batch import Batch, batch_preparer
 from ..utils.dist import DistInfo, all_gather_objects, broadcast_object
 from ..utils.io import atomic_write_json
 from .detection_decode import detections_in_images, merge_flip
@@ -116,13 +117,19 @@ class DatasetEvaluator:
 
 def process_dataset(model: nn.Module, dataset: Any, evaluator: DatasetEvaluator,
                     cfg: CfgNode, info: DistInfo, show_progress: bool = True) -> None:
-    """``evaluator.process`` every batch of this rank's shard of ``dataset`` (after a reset)."""
+    """``evaluator.process`` every batch of this rank's shard of ``dataset`` (after a reset).
+
+    Batches become network input through the dataset's device-side ``BatchPreparer`` (uint8
+    crops normalised on the model's device) or, for datasets that ship float inputs (the
+    detector's), as they are."""
     evaluator.reset()
     model.eval()
-    for inputs, _target, _weight, meta in tqdm(shard_loader(cfg, dataset, info),
-                                               desc="inference", leave=False, dynamic_ncols=True,
-                                               disable=not (show_progress and info.is_main)):
-        evaluator.process(meta, evaluator.forward(model, inputs))
+    prepare = batch_preparer(dataset, info.device, cfg.TRAIN.CHANNELS_LAST, targets=False,
+                             reuse_buffers=True) or (lambda b: Batch(b[0], None, None, b[-1]))
+    for raw in tqdm(shard_loader(cfg, dataset, info), desc="inference", leave=False,
+                    dynamic_ncols=True, disable=not (show_progress and info.is_main)):
+        batch = prepare(raw)
+        evaluator.process(batch.meta, evaluator.forward(model, batch.inputs))
 
 
 def inference_on_dataset(model: nn.Module, dataset: Any, evaluator: DatasetEvaluator,

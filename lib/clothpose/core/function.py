@@ -5,13 +5,14 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
 
+from ..data.batch import Batch
 from ..errors import TrainingError
 from ..utils.transforms import PIXEL_STD, flip_back
 from .evaluate import heatmap_accuracy
@@ -35,16 +36,10 @@ def _to_device(x: torch.Tensor, device: torch.device, channels_last: bool = Fals
     return x.contiguous(memory_format=torch.channels_last) if channels_last and x.dim() == 4 else x
 
 
-def _targets_to_device(target: Any, device: torch.device) -> Any:
-    """A target tensor, or a dict of them (detectors), on ``device``."""
-    if isinstance(target, dict):
-        return {k: v.to(device, non_blocking=True) for k, v in target.items()}
-    return target.to(device, non_blocking=True)
-
-
 def heatmap_batch_accuracy(outputs: Any, target: torch.Tensor) -> tuple[float, int]:
-    """HRNet's heatmap accuracy of a batch (the landmark models' training metric)."""
-    return heatmap_accuracy(final_output(outputs).detach().cpu().numpy(), target.cpu().numpy())
+    """HRNet's heatmap accuracy of a batch (the landmark models' training metric), computed
+    where the batch is (no copy of the heatmaps to the host)."""
+    return heatmap_accuracy(final_output(outputs).detach(), target)
 
 
 def _finite_everywhere(loss: torch.Tensor) -> bool:
@@ -56,6 +51,26 @@ def _finite_everywhere(loss: torch.Tensor) -> bool:
     if dist.is_available() and dist.is_initialized():
         dist.all_reduce(bad)
     return not bool(bad.item())
+
+
+def tensors_to_device(batch: Any, device: torch.device, channels_last: bool = False) -> Batch:
+    """A loader batch that already holds float inputs and targets, ``(inputs, target,
+    target_weight, meta)``, moved as it is (datasets without a device-side ``BatchPreparer``)."""
+    inputs, target, target_weight, meta = batch
+    if isinstance(target, dict):     # several target tensors (e.g. a detector's)
+        target = {k: v.to(device, non_blocking=True) for k, v in target.items()}
+    else:
+        target = target.to(device, non_blocking=True)
+    return Batch(_to_device(inputs, device, channels_last), target,
+                 target_weight.to(device, non_blocking=True), meta)
+
+
+def accumulation_group(it: int, n_iters: int, accum_steps: int) -> tuple[int, bool]:
+    """(size of the accumulation group of 1-based iteration ``it``, whether it ends the group).
+    The last group of an epoch may be short; its loss is divided by its own size."""
+    start = (it - 1) // accum_steps * accum_steps
+    size = min(accum_steps, n_iters - start)
+    return size, it - start == size
 
 
 @dataclass
@@ -74,42 +89,55 @@ class EpochStats:
 
 def train_one_epoch(model: nn.Module, loader: Iterable, criterion: nn.Module,
                     optimizer: torch.optim.Optimizer, device: torch.device, epoch: int, *,
+                    prepare: Callable[[Any], Batch] | None = None, accum_steps: int = 1,
                     scaler: torch.amp.GradScaler | None = None, amp: bool = False,
                     channels_last: bool = False, max_iters: int = 0, print_freq: int = 20,
                     writer: Any = None, global_step: int = 0, show_progress: bool = True,
                     debug_hook: Any = None, accuracy: Any = heatmap_batch_accuracy) -> EpochStats:
     """One pass over ``loader``; returns mean loss / heatmap accuracy (this process's share).
 
-    ``debug_hook(inputs, target, output, step)``, when given, is called on the first batch
-    (DEBUG pictures). ``accuracy(outputs, target) -> (value, count)`` is the monitored metric
-    (heatmap accuracy; None for models without one, e.g. detectors: reported as NaN)."""
+    ``prepare(batch) -> Batch`` puts a loader batch on ``device`` as network input and targets
+    (a ``data.batch.BatchPreparer`` for uint8 crops; default: ``tensors_to_device``).
+    ``accum_steps`` > 1 sums the gradients of that many batches (each loss divided by the
+    group size, so a step sees the mean over the group, as one batch of the summed size
+    would) before one optimizer step; under DDP the gradient all-reduce runs only on the
+    group's last batch. ``debug_hook(batch, output, step)``, when given, is called on the first
+    batch (DEBUG pictures). ``accuracy(outputs, target) -> (value, count)`` is the monitored
+    metric (heatmap accuracy; None for models without one, e.g. detectors: reported as 0)."""
     model.train()
+    prepare = prepare or (lambda b: tensors_to_device(b, device, channels_last))
+    accum_steps = max(1, int(accum_steps))
     total_loss, total_acc, n_acc, samples, it = 0.0, 0.0, 0, 0, 0
     start = time.perf_counter()
     n_iters = len(loader) if max_iters <= 0 else min(max_iters, len(loader))
     bar = tqdm(total=n_iters, desc=f"epoch {epoch}", disable=not show_progress, leave=False,
                dynamic_ncols=True)
+    optimizer.zero_grad(set_to_none=True)
     try:
-        for it, (inputs, target, target_weight, _meta) in enumerate(loader, start=1):
-            inputs = _to_device(inputs, device, channels_last)
-            target = _targets_to_device(target, device)
-            target_weight = target_weight.to(device, non_blocking=True)
-            with _autocast(device, amp):
-                outputs = model(inputs)
-            outputs = [o.float() for o in outputs] if isinstance(outputs, (list, tuple)) \
-                else outputs.float()
-            loss = criterion(outputs, target, target_weight)
-            if not _finite_everywhere(loss):  # before backward: the weights stay the good ones
-                raise TrainingError(f"training diverged: the loss is {loss.item()} at epoch "
-                                    f"{epoch}, iteration {it} (on this or another process)")
-            optimizer.zero_grad(set_to_none=True)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                loss.backward()
-                optimizer.step()
+        for it, raw in enumerate(loader, start=1):
+            batch = prepare(raw)
+            inputs, target, target_weight = batch.inputs, batch.target, batch.target_weight
+            group, step_now = accumulation_group(it, n_iters, accum_steps)
+            no_sync = getattr(model, "no_sync", None)
+            sync = contextlib.nullcontext() if step_now or no_sync is None else no_sync()
+            with sync:
+                with _autocast(device, amp):
+                    outputs = model(inputs)
+                outputs = [o.float() for o in outputs] if isinstance(outputs, (list, tuple)) \
+                    else outputs.float()
+                loss = criterion(outputs, target, target_weight)
+                if not _finite_everywhere(loss):  # before backward: the weights stay the good ones
+                    raise TrainingError(f"training diverged: the loss is {loss.item()} at epoch "
+                                        f"{epoch}, iteration {it} (on this or another process)")
+                scaled = loss / group if group > 1 else loss
+                (scaler.scale(scaled) if scaler is not None else scaled).backward()
+            if step_now:
+                if scaler is not None:
+                    scaler.step(optimizer)
+                    scaler.update()
+                else:
+                    optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
             bs = inputs.shape[0]
             acc, cnt = accuracy(outputs, target) if accuracy is not None else (0.0, 0)
             total_loss += loss.item() * bs
@@ -119,7 +147,7 @@ def train_one_epoch(model: nn.Module, loader: Iterable, criterion: nn.Module,
             shown = {"acc": f"{total_acc / max(n_acc, 1):.3f}"} if accuracy is not None else {}
             bar.set_postfix(loss=f"{total_loss / samples:.6f}", **shown)
             if debug_hook is not None and it == 1:
-                debug_hook(inputs, target, final_output(outputs), global_step + it)
+                debug_hook(batch, final_output(outputs), global_step + it)
             if writer is not None:
                 writer.add_scalar("train/loss", loss.item(), global_step + it)
                 if accuracy is not None:

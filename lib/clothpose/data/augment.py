@@ -95,6 +95,9 @@ def to_input(img: np.ndarray, jitter: tuple[float, float, float] | None = None,
              mean: Sequence[float] | None = None, std: Sequence[float] | None = None) -> np.ndarray:
     """uint8 (H, W, 3) -> float32 (3, H, W): (pixel - mean) / std per channel.
 
+    The per-sample definition; training, testing and the predictor normalise batches on their
+    device with ``data.batch.normalize_images``, which equals this bit for bit.
+
     ``mean`` / ``std``: 0-255 units (``DATASET.PIXEL_MEAN`` / ``PIXEL_STD``); None = ImageNet's,
     i.e. ImageNet mean/std on [0, 1]. ``jitter`` = (brightness, contrast, saturation) factors,
     applied on [0, 255] first.

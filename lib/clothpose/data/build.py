@@ -17,6 +17,7 @@ from yacs.config import CfgNode
 
 from ..keypoints import BUILTIN, KeypointScheme, get_scheme
 from .augment import AugmentParams
+from .batch import InputSpec
 from .coco_records import (AnnotationFileError, ParseResult, keypoints_to_scheme,
                            parse_coco_keypoints, parse_detections)
 from .keypoint_dataset import KeypointDataset
@@ -94,6 +95,16 @@ def augment_params(cfg: CfgNode) -> AugmentParams:
                          num_joints_half_body=d.NUM_JOINTS_HALF_BODY, color_jitter=d.COLOR_JITTER)
 
 
+def input_spec(cfg: CfgNode) -> InputSpec:
+    """Normalisation and target settings of the config (what ``KeypointDataset.input_spec``
+    gives for a dataset built from it)."""
+    return InputSpec(tuple(cfg.MODEL.IMAGE_SIZE), tuple(cfg.MODEL.HEATMAP_SIZE),
+                     float(cfg.MODEL.SIGMA), bool(cfg.DATASET.USE_UDP),
+                     bool(cfg.LOSS.USE_TARGET_WEIGHT), bool(cfg.DATASET.COLOR_RGB),
+                     tuple(float(v) for v in cfg.DATASET.PIXEL_MEAN),
+                     tuple(float(v) for v in cfg.DATASET.PIXEL_STD))
+
+
 def build_dataset(cfg: CfgNode, image_set: str, is_train: bool) -> KeypointDataset:
     """Dataset of ``image_set`` (train / validation / test) as the config describes it
     (whole images with boxes for a detector, ``MODEL.NAME centernet``)."""
@@ -117,7 +128,8 @@ def build_dataset(cfg: CfgNode, image_set: str, is_train: bool) -> KeypointDatas
         is_train, augment_params(cfg), color_rgb=cfg.DATASET.COLOR_RGB,
         use_udp=cfg.DATASET.USE_UDP, use_target_weight=cfg.LOSS.USE_TARGET_WEIGHT,
         skip_bad_samples=cfg.DATASET.SKIP_BAD_SAMPLES, seed=max(int(cfg.SEED), 0),
-        pixel_mean=list(cfg.DATASET.PIXEL_MEAN), pixel_std=list(cfg.DATASET.PIXEL_STD))
+        pixel_mean=list(cfg.DATASET.PIXEL_MEAN), pixel_std=list(cfg.DATASET.PIXEL_STD),
+        reduced_decode=bool(cfg.DATASET.REDUCED_DECODE if is_train else cfg.TEST.REDUCED_DECODE))
     ds.ann_file = str(ann_file)
     ds.image_ids = list(res.image_ids)
     ds.num_skipped = res.num_skipped

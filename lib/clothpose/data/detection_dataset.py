@@ -27,7 +27,7 @@ from ..keypoints import KeypointScheme
 from .augment import crop_matrix, sample_jitter, to_input
 from .coco_records import AnnotationFileError, _box_ok, _images
 from .detection_targets import centernet_targets
-from .keypoint_dataset import ImageSampleDataset
+from .image_dataset import ImageSampleDataset
 
 logger = logging.getLogger(__name__)
 OUTPUT_STRIDE = 4
@@ -137,8 +137,11 @@ class DetectionDataset(ImageSampleDataset):
         flip = bool(p.flip and rng.random() < 0.5)
         return center, scale, flip, sample_jitter(rng, p.color_jitter)
 
-    def _sample(self, idx: int, img: np.ndarray):
+    def _sample(self, idx: int):
         rec = self.records[idx]
+        img = self._read(rec["image"])
+        if img is None:
+            return None
         h, w = img.shape[:2]
         center, scale, flip, jitter = self._geometry(w, h)
         m = crop_matrix(center, scale, 0.0, self.image_size, w if flip else None)

@@ -100,8 +100,13 @@ def file_looks_truncated(path: str | os.PathLike, tail: int = 1024) -> bool:
         with open(path, "rb") as f:
             if f.read(2) != b"\xff\xd8":
                 return False
-            size = f.seek(0, os.SEEK_END)
-            f.seek(max(2, size - tail))
-            return b"\xff\xd9" not in f.read()
+            return missing_end_marker(f, tail)
     except OSError:
         return False
+
+
+def missing_end_marker(f, tail: int = 1024) -> bool:
+    """No FF D9 in the last ``tail`` bytes of the open JPEG ``f`` (``file_looks_truncated``)."""
+    size = f.seek(0, os.SEEK_END)
+    f.seek(max(2, size - tail))
+    return b"\xff\xd9" not in f.read()

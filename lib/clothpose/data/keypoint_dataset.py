@@ -1,102 +1,32 @@
-"""The one keypoint dataset: top-down crops, HRNet augmentation, Gaussian heatmap targets.
+"""The one keypoint dataset: top-down crops with HRNet augmentation.
 
-Records (see ``coco_records``) decide what is loaded; the dataset only turns a record into
-``(input, target, target_weight, meta)``. The keypoint scheme supplies the channel count and the
-flip permutation, so 294, agg81, single-category and FashionAI layouts share this code.
+Records (see ``coco_records``) decide what is loaded; the dataset turns a record into
+``(crop, keypoints, meta)``: the uint8 (H, W, 3) BGR crop, the (K, 3) keypoints in crop pixels
+with their visibility (flip permutation applied) and the meta dict. Normalisation and heatmap
+targets are made batched on the training device by ``data.batch.BatchPreparer`` (see
+``batch_preparer``), so only ~0.6 MB per sample crosses the DataLoader's process boundary.
+The keypoint scheme supplies the channel count and the flip permutation, so 294, agg81,
+single-category and FashionAI layouts share this code.
 """
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any, Sequence
 
 import cv2
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
-from ..errors import InputError
 from ..keypoints import KeypointScheme
 from ..utils.transforms import box_to_center_scale
 from .augment import (AugmentParams, crop_matrix, half_body_box, sample_jitter,
-                      sample_scale_rotation, to_input)
-from .imagesize import file_looks_truncated
-from .targets import gaussian_targets, udp_targets
+                      sample_scale_rotation)
+from .batch import BatchPreparer, InputSpec
+from .decode import ImageFile, decode, probe, reduced_matrix, reduction_factor
+from .image_dataset import ImageSampleDataset
 
 logger = logging.getLogger(__name__)
-_IMREAD = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
-
-
-class BadSampleError(InputError):
-    """An image cannot be read (missing or corrupt file)."""
-
-
-class ImageSampleDataset(Dataset):
-    """What every image dataset here shares: one seeded augmentation stream per process, worker
-    and epoch (exact resume), and image reading that reports unreadable files (or skips them,
-    counted, with ``skip_bad_samples``) and warns once about truncated JPEGs.
-
-    Subclasses set ``records`` (dicts with an ``image`` path) and implement ``_sample``.
-    """
-
-    def _init_reading(self, seed: int, skip_bad_samples: bool) -> None:
-        self.seed = seed
-        self.skip_bad_samples = skip_bad_samples
-        self.num_bad_images = 0         # unreadable images met in this process
-        self._bad_files: set[str] = set()
-        self._truncated: set[str] = set()    # truncated JPEGs already warned about
-        self._rng_key: tuple | None = None
-        self._rng: np.random.Generator | None = None
-        self.epoch = 0
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    # ------------------------------------------------------------------ randomness / IO
-    def set_epoch(self, epoch: int) -> None:
-        """Start the augmentation stream of ``epoch``; with the torch RNG restored on resume this
-        makes a resumed run draw exactly the augmentations of an uninterrupted one (with or
-        without DataLoader workers)."""
-        self.epoch = int(epoch)
-
-    def rng(self) -> np.random.Generator:
-        """A generator per process, DataLoader worker seed and epoch."""
-        key = (os.getpid(), torch.initial_seed(), self.epoch)
-        if key != self._rng_key:
-            self._rng_key = key
-            self._rng = np.random.default_rng([self.seed, self.epoch,
-                                               torch.initial_seed() % (1 << 63)])
-        return self._rng  # type: ignore[return-value]
-
-    def _read(self, path: str) -> np.ndarray | None:
-        img = cv2.imread(path, _IMREAD)
-        if img is not None:
-            if path not in self._truncated and file_looks_truncated(path):
-                self._truncated.add(path)
-                logger.warning("%s: truncated JPEG (no end marker): its missing part is decoded "
-                               "grey; replace the file (tools/prepare_deepfashion2.py finds "
-                               "such files with its full decode check)", path)
-            return img
-        msg = f"{path}: cannot read image (missing or corrupt)"
-        if not self.skip_bad_samples:
-            raise BadSampleError(msg + "; set DATASET.SKIP_BAD_SAMPLES True to skip such samples")
-        self.num_bad_images += 1
-        if path not in self._bad_files:
-            self._bad_files.add(path)
-            logger.warning("%s; sample skipped", msg)
-        return None
-
-    def __getitem__(self, idx: int):
-        n = len(self.records)
-        for attempt in range(min(n, 64)):
-            j = (idx + attempt * 7919) % n
-            img = self._read(self.records[j]["image"])
-            if img is not None:
-                return self._sample(j, img)
-        raise BadSampleError(f"no readable image found after 64 attempts from index {idx}")
-
-    def _sample(self, idx: int, img: np.ndarray):
-        raise NotImplementedError
+_NO_JITTER = np.ones(3, np.float32)
 
 
 class KeypointDataset(ImageSampleDataset):
@@ -117,6 +47,8 @@ class KeypointDataset(ImageSampleDataset):
         skip_bad_samples: an unreadable image returns another sample (counted) instead of failing.
         padding: box enlargement for center/scale (HRNet 1.25).
         pixel_mean, pixel_std: input normalisation in 0-255 units (None: ImageNet's).
+        reduced_decode: decode a JPEG at 1/2, 1/4 or 1/8 size in the DCT domain when the crop
+            shrinks it that much (``data.decode``); False decodes every image at full size.
     """
 
     def __init__(self, records: Sequence[dict], scheme: KeypointScheme, image_size: Sequence[int],
@@ -125,7 +57,7 @@ class KeypointDataset(ImageSampleDataset):
                  use_udp: bool = False, use_target_weight: bool = True,
                  skip_bad_samples: bool = False, padding: float = 1.25, seed: int = 0,
                  pixel_mean: Sequence[float] | None = None,
-                 pixel_std: Sequence[float] | None = None):
+                 pixel_std: Sequence[float] | None = None, reduced_decode: bool = False):
         self.records = list(records)
         self.scheme = scheme
         self.image_size = tuple(int(v) for v in image_size)
@@ -139,6 +71,7 @@ class KeypointDataset(ImageSampleDataset):
         self.use_target_weight = use_target_weight
         self._init_reading(seed, skip_bad_samples)
         self.pixel_mean, self.pixel_std = pixel_mean, pixel_std
+        self.reduced_decode = reduced_decode
         self.flip_index = np.asarray(scheme.flip_index)
         self.boxes = [box_to_center_scale(r["box"], self.aspect_ratio, padding)
                       for r in self.records]
@@ -148,8 +81,8 @@ class KeypointDataset(ImageSampleDataset):
         self._gt_loader = None
         self._id_rank: dict | None = None
 
-    def _geometry(self, idx: int, rec: dict, width: int
-                  ) -> tuple[np.ndarray, np.ndarray, float, bool, Any]:
+    # ------------------------------------------------------------------ samples
+    def _geometry(self, idx: int, rec: dict) -> tuple[np.ndarray, np.ndarray, float, bool, Any]:
         """Centre, scale, rotation, flip and colour jitter of one sample."""
         c, s = (v.copy() for v in self.boxes[idx])
         if not self.is_train:
@@ -165,22 +98,42 @@ class KeypointDataset(ImageSampleDataset):
         flip = bool(p.flip and rng.random() <= 0.5)
         return c, s * sf, r, flip, sample_jitter(rng, p.color_jitter)
 
-    def _sample(self, idx: int, img: np.ndarray) -> tuple:
+    def _crop(self, enc: ImageFile, c: np.ndarray, s: np.ndarray, r: float, flip: bool
+              ) -> tuple[np.ndarray, np.ndarray, int] | None:
+        """(crop, image -> crop matrix, decode reduction factor); None when undecodable."""
+        if enc.is_jpeg:   # the header gives the width the flip needs, before decoding
+            m = crop_matrix(c, s, r, self.image_size, enc.size[0] if flip else None,
+                            self.use_udp)
+            factor = reduction_factor(m) if self.reduced_decode else 1
+            img, factor = decode(enc, factor)
+        else:
+            img, factor = decode(enc)
+            m = None if img is None else crop_matrix(c, s, r, self.image_size,
+                                                     img.shape[1] if flip else None, self.use_udp)
+        if img is None:
+            return None
+        self._check_truncated(enc)
+        crop = cv2.warpAffine(img, reduced_matrix(m, factor), self.image_size,
+                              flags=cv2.INTER_LINEAR)
+        return crop, m, factor
+
+    def _sample(self, idx: int) -> tuple | None:
+        """``(crop, keypoints, meta)``: uint8 (H, W, 3) BGR, float32 (K, 3) x, y, visibility
+        (None when the image cannot be read)."""
         rec = self.records[idx]
-        c, s, r, flip, jitter = self._geometry(idx, rec, img.shape[1])
-        m = crop_matrix(c, s, r, self.image_size, img.shape[1] if flip else None, self.use_udp)
-        crop = cv2.warpAffine(img, m, self.image_size, flags=cv2.INTER_LINEAR)
-        if self.color_rgb:
-            crop = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)
+        enc = probe(rec["image"])
+        c, s, r, flip, jitter = self._geometry(idx, rec)
+        out = None if enc is None else self._crop(enc, c, s, r, flip)
+        if out is None:
+            self._bad(rec["image"])
+            return None
+        crop, m, factor = out
         kps = np.asarray(rec["keypoints"], dtype=np.float32)
-        vis = kps[:, 2].copy()
-        joints = kps[:, :2] @ m[:, :2].T.astype(np.float32) + m[:, 2].astype(np.float32)
+        joints = np.empty_like(kps)
+        joints[:, :2] = kps[:, :2] @ m[:, :2].T.astype(np.float32) + m[:, 2].astype(np.float32)
+        joints[:, 2] = kps[:, 2]
         if flip:
-            joints, vis = joints[self.flip_index], vis[self.flip_index]
-        encode = udp_targets if self.use_udp else gaussian_targets
-        target, weight = encode(joints, vis, self.image_size, self.heatmap_size, self.sigma)
-        if not self.use_target_weight:
-            weight = np.ones_like(weight)
+            joints = joints[self.flip_index]
         meta = {
             "image_id": self._image_num(rec["image_id"]), "category_id": int(rec["category_id"]),
             "center": np.asarray(c, np.float32), "scale": np.asarray(s, np.float32),
@@ -189,10 +142,40 @@ class KeypointDataset(ImageSampleDataset):
             "joints": np.column_stack([kps[:, :2], np.zeros(len(kps), np.float32)]),
             "joints_vis": np.column_stack([kps[:, 2], kps[:, 2], np.zeros(len(kps), np.float32)]),
             "image": rec["image"], "index": int(idx), "flipped": flip,
+            "jitter": _NO_JITTER if jitter is None else np.asarray(jitter, np.float32),
+            "decode_factor": factor,
         }
-        x = to_input(crop, jitter, self.pixel_mean, self.pixel_std)
-        return (torch.from_numpy(x), torch.from_numpy(target),
-                torch.from_numpy(weight), meta)
+        return torch.from_numpy(crop), torch.from_numpy(joints), meta
+
+    # ------------------------------------------------------------------ device side
+    def input_spec(self) -> InputSpec:
+        """The normalisation and target settings of this dataset's samples."""
+        kw = {}
+        if self.pixel_mean is not None:
+            kw["pixel_mean"] = tuple(float(v) for v in self.pixel_mean)
+        if self.pixel_std is not None:
+            kw["pixel_std"] = tuple(float(v) for v in self.pixel_std)
+        return InputSpec(self.image_size, self.heatmap_size, self.sigma, self.use_udp,
+                         self.use_target_weight, self.color_rgb, **kw)
+
+    def batch_preparer(self, device: torch.device | str = "cpu", channels_last: bool = False,
+                       targets: bool | None = None, reuse_buffers: bool = False
+                       ) -> BatchPreparer:
+        """The function from a loader batch to network input (+ targets when training; see
+        ``BatchPreparer`` for ``reuse_buffers``)."""
+        return BatchPreparer(self.input_spec(), device, channels_last,
+                             self.is_train if targets is None else targets, reuse_buffers)
+
+    def prepared(self, idx: int, targets: bool = True
+                 ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, dict]:
+        """Sample ``idx`` as ``(input (3, H, W), target (K, h, w), target_weight (K, 1), meta)``,
+        made on the CPU by the same ``BatchPreparer`` as training (inspection, tests)."""
+        from torch.utils.data import default_collate
+
+        sample = self[idx]
+        b = self.batch_preparer("cpu", targets=targets)(default_collate([sample]))
+        first = (lambda t: None if t is None else t[0])
+        return b.inputs[0], first(b.target), first(b.target_weight), sample[2]
 
     def _image_num(self, image_id: Any) -> int:
         """Integer id for ``meta`` (string ids, e.g. FashionAI paths, become their rank)."""

@@ -4,11 +4,13 @@ Layout under ``root`` (as a release): ``Images/<type>/<hash>.jpg``, ``Annotation
 (and ``val.csv``), the test list ``test.csv`` (``image_id,image_category``) and its answers
 ``Annotations/test_answer.csv`` so NE can be computed.
 
-Each image shows one garment of its type over a cluttered background. The FashionAI keypoints are
+Each image shows one garment of its type, worn by a person-like body or laid flat, over a varied
+background, through camera effects (the DeepFashion2 renderer's ``render`` and ``scene``: no
+landmark is marked in the image). The FashionAI keypoints are
 DeepFashion2 landmarks that mean the same thing (blouse <- short/long sleeve top, outwear <-
 short/long sleeve outwear, dress <- short/long sleeve dress, skirt, trousers), e.g. the blouse's
 armpit is the sleeve/body junction, the outwear's waistline the middle of the body side. A
-random occluder (a blob drawn over the garment) makes the landmarks under it occluded (v = 0);
+random occluder (a forearm, a bag, hair) makes the landmarks under it occluded (v = 0);
 landmarks outside the frame are absent (``-1_-1_-1``), as in the real files.
 """
 from __future__ import annotations
@@ -25,6 +27,7 @@ from ..keypoints import fashionai as fai
 from ..utils.io import atomic_write
 from .fashionai_csv import ABSENT_CELL, HEADER, TYPE_NAMES
 from .synthetic.render import background, local_flip_index, render_garment
+from .synthetic.scene import body_mask, degrade, occluder, paint_skin
 
 logger = logging.getLogger(__name__)
 
@@ -59,19 +62,6 @@ def landmark_map(df2_category: int, left: dict[str, int]) -> np.ndarray:
     return out
 
 
-def _occluder(rng: np.random.Generator, img: np.ndarray, anchor: np.ndarray) -> np.ndarray:
-    """Draw a filled ellipse near ``anchor`` (an arm, hair, a bag); returns its mask."""
-    h, w = img.shape[:2]
-    mask = np.zeros((h, w), np.uint8)
-    centre = tuple(int(v) for v in anchor + rng.normal(0, 0.03 * h, 2))
-    axes = tuple(int(v) for v in rng.uniform(0.04, 0.12, 2) * h)
-    angle = float(rng.uniform(0, 180))
-    cv2.ellipse(mask, centre, axes, angle, 0, 360, 1, -1)
-    colour = tuple(int(v) for v in rng.integers(40, 230, 3))
-    cv2.ellipse(img, centre, axes, angle, 0, 360, colour, -1)
-    return mask > 0
-
-
 def make_fashionai_image(rng: np.random.Generator, type_name: str, size: tuple[int, int],
                          occlude_prob: float = 0.4) -> tuple[np.ndarray, np.ndarray]:
     """One image of ``type_name``: BGR (h, w, 3) and (24, 3) keypoints x, y, v (challenge v)."""
@@ -81,18 +71,22 @@ def make_fashionai_image(rng: np.random.Generator, type_name: str, size: tuple[i
     df2_cat, left = SOURCES[type_name][int(rng.integers(len(SOURCES[type_name])))]
     lmap = landmark_map(df2_cat, left)
     own = np.array([k in fai.CATEGORIES[cid - 1][2] for k in fai.KEYPOINTS])
+    worn = bool(rng.random() < 0.6)
     for _ in range(20):
-        g = render_garment(rng, df2_cat, size, float(rng.uniform(0.5, 0.85)),
-                           mirror=bool(rng.random() < 0.5))
+        g = render_garment(rng, df2_cat, size, float(rng.uniform(0.45, 0.9)),
+                           mirror=bool(rng.random() < 0.5), worn=worn)
         pts = np.where(own[:, None], g.points[np.maximum(lmap, 0)], np.nan)
         inside = (pts[:, 0] >= 0) & (pts[:, 1] >= 0) & (pts[:, 0] <= w - 1) & (pts[:, 1] <= h - 1)
         if inside[norm].all() and inside[own].mean() >= 0.75:
             break
     img = background(rng, h, w)
+    if worn:
+        paint_skin(rng, img, body_mask(rng, g, size))
     np.copyto(img, g.layer, where=g.mask[..., None])
     covered = np.zeros((h, w), bool)
     if rng.random() < occlude_prob:
-        covered = _occluder(rng, img, pts[int(rng.choice(np.flatnonzero(own & inside)))])
+        covered = occluder(rng, img, pts[int(rng.choice(np.flatnonzero(own & inside)))], g.unit)
+    img = degrade(rng, img)
     xi = np.clip(np.nan_to_num(np.round(pts[:, 0])), 0, w - 1).astype(int)
     yi = np.clip(np.nan_to_num(np.round(pts[:, 1])), 0, h - 1).astype(int)
     v = np.where(inside, np.where(covered[yi, xi], 0, 1), -1)

@@ -34,7 +34,6 @@ def evaluate_with_pycocotools(gt: str | os.PathLike | dict, results: str | os.Pa
     that category's precision, area "all"; -1 if undefined), precision (T, R, C, A) and
     recall (T, C, A).
     """
-    from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
     scheme = get_scheme(scheme) if isinstance(scheme, str) else scheme

@@ -1,6 +1,7 @@
 """Network backends for the predictor: a PyTorch module or an onnxruntime session.
 
-Both take the same normalised NCHW float32 batch and return heatmaps (N, K, h, w) as numpy, with
+Both take the same normalised NCHW float32 batch (numpy; the PyTorch backend also takes a tensor
+already on its device) and return heatmaps (N, K, h, w) as numpy, with
 the flip test done the same way (mirror the input, ``flip_back``, optional one-pixel shift,
 average), so the two backends decode to the same landmarks.
 """
@@ -61,11 +62,12 @@ class TorchBackend:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.amp = bool(cfg.TRAIN.AMP) and self.device.type == "cuda"
 
-    def heatmaps(self, inputs: np.ndarray, flip_index: np.ndarray | None,
+    def heatmaps(self, inputs: np.ndarray | torch.Tensor, flip_index: np.ndarray | None,
                  shift_heatmap: bool) -> np.ndarray:
         from ..core.function import predict_heatmaps
 
-        return predict_heatmaps(self.model, torch.from_numpy(inputs), flip_index=flip_index,
+        x = inputs if isinstance(inputs, torch.Tensor) else torch.from_numpy(inputs)
+        return predict_heatmaps(self.model, x, flip_index=flip_index,
                                 shift_heatmap=shift_heatmap, amp=self.amp,
                                 channels_last=self.channels_last)
 

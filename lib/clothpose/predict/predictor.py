@@ -1,11 +1,12 @@
 """Landmarks for arbitrary images and boxes, with the exact test-time pipeline of tools/test.py.
 
-Crops (HRNet centre/scale at the model aspect ratio, 1.25 padding, one ``cv2.warpAffine``),
-normalisation (``data.augment.to_input``), flip test, decoding and rescoring are the ones of the
-test path, so a box given here gets the landmarks ``tools/test.py`` would report for it as an
-annotation (``TEST.USE_GT_BBOX``) box: boxes are cleaned by ``clean_box`` with
-``DATASET.BOX_CONVENTION``. (``tools/test.py`` crops boxes of a detection file as given, as HRNet
-and mmpose do, so for a detector box the two differ by that cleaning.)
+Crops (HRNet centre/scale at the model aspect ratio, 1.25 padding, one ``cv2.warpAffine`` to a
+uint8 crop), normalisation (``data.batch.normalize_images``, batched on the model's device),
+flip test, decoding and rescoring are the ones of the test path, so a box given here gets the
+landmarks ``tools/test.py`` would report for it as an annotation (``TEST.USE_GT_BBOX``) box:
+boxes are cleaned by ``clean_box`` with ``DATASET.BOX_CONVENTION``. (``tools/test.py`` crops
+boxes of a detection file as given, as HRNet and mmpose do, so for a detector box the two
+differ by that cleaning.)
 """
 from __future__ import annotations
 
@@ -16,9 +17,12 @@ from typing import Sequence
 
 import cv2
 import numpy as np
+import torch
 from yacs.config import CfgNode
 
-from ..data.augment import crop_matrix, to_input
+from ..data.augment import crop_matrix
+from ..data.batch import normalize_images
+from ..data.build import input_spec
 from ..data.coco_records import clean_box
 from ..keypoints import KeypointScheme, get_scheme
 from ..utils.transforms import box_to_center_scale
@@ -80,6 +84,7 @@ class Predictor:
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
         self.decode = make_decoder(cfg)
+        self.spec = input_spec(cfg)
         self.backend: Backend
         if onnx:
             self.backend = OnnxBackend(onnx, self.image_size, self.scheme.num_keypoints, device)
@@ -89,16 +94,25 @@ class Predictor:
                     self.backend.name, self.scheme.name, *self.image_size, self.flip_test)
 
     # ------------------------------------------------------------------ stages
+    def crop_uint8(self, image: np.ndarray, box: Sequence[float]
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The uint8 (H, W, 3) BGR crop of one box, with the HRNet centre and scale used."""
+        center, scale = box_to_center_scale(box, self.aspect_ratio, BOX_PADDING)
+        m = crop_matrix(center, scale, 0.0, self.image_size, udp=bool(self.cfg.DATASET.USE_UDP))
+        return cv2.warpAffine(image, m, self.image_size, flags=cv2.INTER_LINEAR), center, scale
+
+    def inputs(self, crops: np.ndarray) -> torch.Tensor:
+        """Normalised network input (N, 3, H, W) of uint8 crops (N, H, W, 3), on the device of
+        a PyTorch backend (the CPU otherwise)."""
+        device = getattr(self.backend, "device", torch.device("cpu"))
+        return normalize_images(torch.from_numpy(crops).to(device), self.spec,
+                                channels_last=bool(getattr(self.backend, "channels_last", False)))
+
     def crop(self, image: np.ndarray, box: Sequence[float]) -> tuple[np.ndarray, np.ndarray,
                                                                      np.ndarray]:
         """Network input (3, H, W) for one box, with the HRNet centre and scale used."""
-        center, scale = box_to_center_scale(box, self.aspect_ratio, BOX_PADDING)
-        m = crop_matrix(center, scale, 0.0, self.image_size, udp=bool(self.cfg.DATASET.USE_UDP))
-        patch = cv2.warpAffine(image, m, self.image_size, flags=cv2.INTER_LINEAR)
-        if self.cfg.DATASET.COLOR_RGB:
-            patch = cv2.cvtColor(patch, cv2.COLOR_BGR2RGB)
-        return (to_input(patch, mean=self.cfg.DATASET.PIXEL_MEAN, std=self.cfg.DATASET.PIXEL_STD),
-                center, scale)
+        patch, center, scale = self.crop_uint8(image, box)
+        return self.inputs(patch[None])[0].cpu().numpy(), center, scale
 
     def run_boxes(self, images: Sequence[np.ndarray], jobs: Sequence[tuple[int, np.ndarray]]
                   ) -> tuple[np.ndarray, np.ndarray]:
@@ -108,11 +122,14 @@ class Predictor:
         w, h = self.image_size
         for start in range(0, len(jobs), self.batch_size):
             chunk = jobs[start:start + self.batch_size]
-            x = np.empty((len(chunk), 3, h, w), np.float32)
+            crops = np.empty((len(chunk), h, w, 3), np.uint8)
             centers = np.empty((len(chunk), 2), np.float32)
             scales = np.empty((len(chunk), 2), np.float32)
             for i, (img_idx, box) in enumerate(chunk):
-                x[i], centers[i], scales[i] = self.crop(images[img_idx], box)
+                crops[i], centers[i], scales[i] = self.crop_uint8(images[img_idx], box)
+            x = self.inputs(crops)
+            if not isinstance(self.backend, TorchBackend):   # onnxruntime and others: numpy
+                x = x.cpu().numpy()
             heat = self.backend.heatmaps(x, flip_index, bool(self.cfg.TEST.SHIFT_HEATMAP))
             xy, maxvals = self.decode(heat, centers, scales)
             out[start:start + len(chunk), :, :2] = xy

@@ -10,10 +10,15 @@ category's default flip pairs, so every template is a true mirror pairing of
 Frame: x in [0, 1] spans the garment width (sleeves included), y grows downwards in the same
 unit, so tops are about 1 tall and dresses/trousers about 1.5. Shared landmarks (neckline 1-6,
 body sides, hems, waistbands) sit at the same frame positions across categories.
+
+Besides positions, a category says which landmarks are outline *corners* (the rest lie on smooth
+curves between corners), which parts turn about a joint (``LIMBS``) and how its length varies
+(``STRETCH``): the renderer draws garments from these alone, never from anything per landmark.
 """
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -86,6 +91,70 @@ def template(category_id: int) -> np.ndarray:
     return pts
 
 
+
+def _twins(category_id: int, numbers: set[int]) -> frozenset[int]:
+    """``numbers`` with the mirror twin of each (1-based)."""
+    twin = {a: b for pair in df2.FLIP_PAIRS[category_id] for a, b in (pair, pair[::-1])}
+    return frozenset(numbers | {twin[j] for j in numbers if j in twin})
+
+
+# Corners (image-left and axis numbers; right twins added): the outline turns sharply there.
+# Every other landmark is a *contour* point: it lies on a smooth curve between two corners, at
+# the position the template gives it along that curve, with nothing in the image marking it
+# (like the real mid-side or hem-centre annotations). Front-centre 4 of round/V necklines is a
+# corner only for V necks (chosen per garment, ``V_NECK``).
+_CORNERS: dict[int, set[int]] = {
+    1: {2, 9, 10, 12, 15}, 2: {2, 11, 12, 16, 19},
+    3: {2, 4, 9, 10, 12, 15, 16}, 4: {2, 4, 11, 12, 16, 19, 20},
+    5: {2, 7, 8, 10}, 6: {2, 7, 8, 10},
+    7: {1, 5, 6, 7}, 8: {1, 6, 7, 9}, 9: {1, 5},
+    10: {2, 9, 10, 12, 17}, 11: {2, 11, 12, 16, 21}, 12: {2, 7, 8, 12}, 13: {2, 7, 8, 12},
+}
+V_NECK = frozenset({1, 2, 5, 6, 10, 11, 12, 13})     # categories whose point 4 may be a V
+
+
+@functools.lru_cache(maxsize=None)
+def corners(category_id: int) -> frozenset[int]:
+    """1-based landmark numbers where the outline has a corner (both sides)."""
+    return _twins(category_id, _CORNERS[category_id])
+
+
+@dataclass(frozen=True)
+class Limb:
+    """A part that turns about a joint: sleeves, trouser legs, skirt panels (image-left side).
+
+    ``joint``: landmarks whose mean is the pivot; ``moving``: landmarks turned about it;
+    ``angles``: range in degrees, positive = away from the body axis; ``stretch``: whether the
+    body's length change moves it (skirts and legs hang from the body, sleeves do not).
+    """
+
+    joint: tuple[int, ...]
+    moving: tuple[int, ...]
+    angles: tuple[float, float]
+    stretch: bool = True
+
+
+_SHORT_SLEEVE_LIMB = Limb((7, 12), (8, 9, 10, 11), (-12.0, 30.0), stretch=False)
+_LONG_SLEEVE_LIMB = Limb((7, 16), tuple(range(8, 16)), (-6.0, 40.0), stretch=False)
+LIMBS: dict[int, tuple[Limb, ...]] = {
+    1: (_SHORT_SLEEVE_LIMB,), 2: (_LONG_SLEEVE_LIMB,),
+    3: (_SHORT_SLEEVE_LIMB,), 4: (_LONG_SLEEVE_LIMB,), 5: (), 6: (),
+    7: (Limb((4, 7), (5, 6), (-5.0, 12.0)),),
+    8: (Limb((4, 9), (5, 6, 7, 8), (-4.0, 10.0)),),
+    9: (Limb((1,), (4, 5), (-8.0, 14.0)),),
+    10: (_SHORT_SLEEVE_LIMB, Limb((15,), (16, 17), (-8.0, 14.0))),
+    11: (_LONG_SLEEVE_LIMB, Limb((19,), (20, 21), (-8.0, 14.0))),
+    12: (Limb((10,), (11, 12), (-8.0, 14.0)),),
+    13: (Limb((10,), (11, 12), (-8.0, 14.0)),),
+}
+# Body length change: points below this template height move by a factor drawn from the range.
+STRETCH: dict[int, tuple[float, tuple[float, float]]] = {
+    **{c: (0.3, (0.8, 1.25)) for c in (1, 2, 3, 4, 5, 6)},
+    7: (0.3, (0.7, 1.2)), 8: (0.3, (0.8, 1.15)), 9: (0.0, (0.7, 1.4)),
+    **{c: (0.5, (0.7, 1.2)) for c in (10, 11, 12, 13)},
+}
+
+
 def _ring(*parts: object) -> list[int]:
     out: list[int] = []
     for p in parts:
@@ -94,25 +163,27 @@ def _ring(*parts: object) -> list[int]:
 
 
 @functools.lru_cache(maxsize=None)
-def outline(category_id: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[tuple[int, int], ...]]:
-    """Drawing recipe: (outer polygon, inner polygon drawn darker, straps) as 1-based numbers.
+def outline(category_id: int
+            ) -> tuple[tuple[int, ...], tuple[int, ...], tuple[tuple[int, int], ...]]:
+    """Drawing recipe: (outer ring, inner ring, straps) as 1-based landmark numbers.
 
-    The outer polygon follows the outline through the landmarks (the ``SKELETON`` order of the
-    keypoint tables); the inner one is the visible inside (back of the neck, open front).
+    The outer ring follows the outline through the landmarks (the ``SKELETON`` order of the
+    keypoint tables). The inner ring is the inside seen through the openings, starting with the
+    back neckline (2 -> 1 -> 6): the back of the neck and, for outwear, the open front; on a
+    worn garment only a band along the back neckline of it is garment, the rest shows the body.
     """
     n = {cid: k for cid, _c, _r, k in df2.CATEGORIES}[category_id]
     neck_front = [6, 5, 4, 3]
     if category_id in (1, 2, 10, 11, 5, 12):
-        last = n
-        return tuple(_ring(2, range(7, last + 1), neck_front)), (2, 1, 6, 5, 4, 3), ()
+        return tuple(_ring(2, range(7, n + 1), neck_front)), (2, 1, 6, 5, 4, 3), ()
     if category_id in (6, 13):   # slings: body without the strap tops, straps as lines
         return tuple(_ring(2, range(8, n), neck_front)), (2, 1, 6, 5, 4, 3), ((2, 7), (6, n))
     if category_id == 3:
         inner = (2, 1, 6, 5, 26, 27, 28, 29, 16, 31, 30, 4, 3)
-        return tuple(_ring(2, range(7, 26), 6)), inner, ()
+        return tuple(_ring(2, range(7, 26), 6, 1)), inner, ()
     if category_id == 4:
         inner = (2, 1, 6, 5, 34, 35, 36, 37, 20, 39, 38, 4, 3)
-        return tuple(_ring(2, range(7, 34), 6)), inner, ()
+        return tuple(_ring(2, range(7, 34), 6, 1)), inner, ()
     if category_id == 7:
         return (1, 2, 3, 10, 9, 8, 7, 6, 5, 4), (), ()
     if category_id == 8:
