@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ import numpy as np
 
 from ..utils.io import atomic_write
 from .groundtruth import GroundTruth
-from .results import ResultsError
+from .results import ResultsError, check_entry_fields, finite_number
 
 logger = logging.getLogger(__name__)
 
@@ -99,24 +98,9 @@ def _read_json(path: Path) -> object:
         raise ResultsError(f"{path}: cannot read results JSON: {e}") from e
 
 
-def _number(v: object) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
 def _check_entry(name: str, i: int, e: object) -> None:
-    if not isinstance(e, dict):
-        raise ResultsError(f"{name}: entry {i}: expected an object, got {type(e).__name__}")
-    for field in ("image_id", "category_id", "bbox", "score"):
-        if field not in e:
-            raise ResultsError(f"{name}: entry {i}: missing field {field!r}")
-    for field in ("image_id", "category_id"):
-        v = e[field]
-        if not _number(v) or not float(v).is_integer():
-            raise ResultsError(f"{name}: entry {i}: field {field!r} must be an integer, got {v!r}")
-    if not _number(e["score"]):
-        raise ResultsError(f"{name}: entry {i}: field 'score' must be a finite number, "
-                           f"got {e['score']!r}")
+    check_entry_fields(name, i, e, "bbox")
     b = e["bbox"]
-    if not isinstance(b, list) or len(b) != 4 or not all(_number(v) for v in b):
+    if not isinstance(b, list) or len(b) != 4 or not all(finite_number(v) for v in b):
         raise ResultsError(f"{name}: entry {i}: field 'bbox' must be [x, y, width, height] "
                            f"(4 finite numbers), got {b!r}")

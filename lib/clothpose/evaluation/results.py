@@ -186,20 +186,30 @@ def _read_json(path: Path) -> object:
         raise ResultsError(f"{path}: cannot read results JSON: {e}") from e
 
 
-def _check_entry(name: str, i: int, e: object, length: int) -> None:
+def finite_number(v: object) -> bool:
+    """A JSON number that is finite (``True``/``False`` are not numbers here)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def check_entry_fields(name: str, i: int, e: object, payload: str) -> None:
+    """The checks every results entry shares (keypoint and box files): an object with
+    ``image_id``, ``category_id``, ``payload`` and ``score``; integer ids; a finite score."""
     if not isinstance(e, dict):
         raise ResultsError(f"{name}: entry {i}: expected an object, got {type(e).__name__}")
-    for field in ("image_id", "category_id", "keypoints", "score"):
+    for field in ("image_id", "category_id", payload, "score"):
         if field not in e:
             raise ResultsError(f"{name}: entry {i}: missing field {field!r}")
     for field in ("image_id", "category_id"):
         v = e[field]
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or \
-                (isinstance(v, float) and not v.is_integer()):
+        if not finite_number(v) or not float(v).is_integer():
             raise ResultsError(f"{name}: entry {i}: field {field!r} must be an integer, got {v!r}")
-    s = e["score"]
-    if isinstance(s, bool) or not isinstance(s, (int, float)) or not math.isfinite(s):
-        raise ResultsError(f"{name}: entry {i}: field 'score' must be a finite number, got {s!r}")
+    if not finite_number(e["score"]):
+        raise ResultsError(f"{name}: entry {i}: field 'score' must be a finite number, "
+                           f"got {e['score']!r}")
+
+
+def _check_entry(name: str, i: int, e: object, length: int) -> None:
+    check_entry_fields(name, i, e, "keypoints")
     kp = e["keypoints"]
     if not isinstance(kp, list) or len(kp) != length:
         got = len(kp) if isinstance(kp, list) else type(kp).__name__
