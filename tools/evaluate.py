@@ -15,7 +15,6 @@ counted), and a malformed ground truth is refused with the file, entry and field
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 
@@ -24,6 +23,7 @@ from clothpose.evaluation import (BOX_STAT_NAMES, STAT_NAMES, GroundTruth, Resul
                                   evaluate_keypoints, evaluate_with_pycocotools,
                                   format_box_table, format_category_table, format_stats_table,
                                   is_box_results, load_box_results, load_results)
+from clothpose.evaluation.results import read_results_json
 from clothpose.errors import InputError
 from clothpose.utils.cli import make_parser, run_cli
 from clothpose.utils.io import atomic_write_json
@@ -47,14 +47,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return build_parser().parse_args(argv)
-
-
-def _read(path: str) -> object:
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, json.JSONDecodeError) as e:
-        raise ResultsError(f"{path}: cannot read results JSON: {e}") from e
 
 
 def run_keypoints(args: argparse.Namespace, entries: list) -> dict:
@@ -88,7 +80,7 @@ def run_boxes(args: argparse.Namespace, entries: list) -> dict:
 def run(args: argparse.Namespace) -> dict:
     """Evaluate and return the stats (``task``: ``keypoints`` or ``bbox``, the numbers,
     ``per_category``, ``num_ignored``)."""
-    entries = _read(args.results)
+    entries = read_results_json(args.results)
     if not isinstance(entries, list):
         raise ResultsError(f"{args.results}: expected a JSON list of results, got "
                            f"{type(entries).__name__}")

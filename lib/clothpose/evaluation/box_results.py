@@ -12,13 +12,12 @@ import json
 import logging
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from ..utils.io import atomic_write
 from .groundtruth import GroundTruth
-from .results import ResultsError, check_entry_fields, finite_number
+from .results import ResultsError, check_entry_fields, finite_number, read_results_json
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +71,7 @@ def load_box_results(source: str | os.PathLike | list, gt: GroundTruth | None = 
     evaluator, which ignores them as COCOeval does). Errors name the file, entry and field.
     """
     name = name or ("<list>" if isinstance(source, list) else str(source))
-    entries = source if isinstance(source, list) else _read_json(Path(source))
+    entries = source if isinstance(source, list) else read_results_json(source)
     if not isinstance(entries, list):
         raise ResultsError(f"{name}: expected a JSON list of detections, got "
                            f"{type(entries).__name__}")
@@ -88,14 +87,6 @@ def load_box_results(source: str | os.PathLike | list, gt: GroundTruth | None = 
             raise ResultsError(f"{name}: entry {bad[0]}: field 'image_id' = {img[bad[0]]} is not "
                                f"in the ground truth {gt.source}")
     return BoxResults(img, cats, boxes, scores)
-
-
-def _read_json(path: Path) -> object:
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, json.JSONDecodeError) as e:
-        raise ResultsError(f"{path}: cannot read results JSON: {e}") from e
 
 
 def _check_entry(name: str, i: int, e: object) -> None:

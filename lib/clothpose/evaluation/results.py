@@ -21,7 +21,6 @@ import logging
 import math
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -122,7 +121,7 @@ def load_results(source: str | os.PathLike | list, gt: GroundTruth | None = None
     index and the field.
     """
     name = name or ("<list>" if isinstance(source, list) else str(source))
-    entries = source if isinstance(source, list) else _read_json(Path(source))
+    entries = source if isinstance(source, list) else read_results_json(source)
     if not isinstance(entries, list):
         raise ResultsError(f"{name}: expected a JSON list of results, got {type(entries).__name__}")
     k = num_keypoints or (gt.num_keypoints if gt is not None and len(gt.keypoints) else 294)
@@ -173,12 +172,13 @@ def _boxes(name: str, entries: list) -> np.ndarray | None:
 def read_results_list(path: str | os.PathLike, gt: GroundTruth | None = None) -> list[dict]:
     """The entries of a result file as dicts (extra fields such as ``bbox`` kept), validated
     like ``load_results``; for tools that merge or ensemble files."""
-    entries = _read_json(Path(path))
+    entries = read_results_json(path)
     load_results(entries, gt, name=str(path))
     return entries
 
 
-def _read_json(path: Path) -> object:
+def read_results_json(path: "str | os.PathLike") -> object:
+    """A results file's JSON; unreadable or malformed files raise ``ResultsError``."""
     try:
         with open(path) as f:
             return json.load(f)
